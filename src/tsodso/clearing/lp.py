@@ -1,0 +1,163 @@
+"""A linear program assembled from named, vectorised blocks, solved by HiGHS.
+
+Owns: variable/constraint bookkeeping (so duals map back to named constraint families), the
+hand-over to highspy as one sparse CSC matrix, and the typed solver outcome. Must not know
+what a market, bid or grid is.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+INF = highspy.kHighsInf
+
+
+class Status(enum.StrEnum):
+    """Typed outcome of a solve. ``TIME_LIMIT`` may still carry a feasible solution."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+
+
+@dataclass
+class LinearProgram:
+    """min c'x s.t. row_lo <= A x <= row_hi, col_lo <= x <= col_hi, built block by block."""
+
+    _cost: list[np.ndarray] = field(default_factory=list)
+    _lo: list[np.ndarray] = field(default_factory=list)
+    _hi: list[np.ndarray] = field(default_factory=list)
+    _rows_lo: list[np.ndarray] = field(default_factory=list)
+    _rows_hi: list[np.ndarray] = field(default_factory=list)
+    _i: list[np.ndarray] = field(default_factory=list)
+    _j: list[np.ndarray] = field(default_factory=list)
+    _v: list[np.ndarray] = field(default_factory=list)
+    variables: dict[str, slice] = field(default_factory=dict)
+    constraints: dict[str, slice] = field(default_factory=dict)
+    n_cols: int = 0
+    n_rows: int = 0
+
+    def add_variables(
+        self,
+        name: str,
+        n: int,
+        lo: float | np.ndarray = 0.0,
+        hi: float | np.ndarray = INF,
+        cost: float | np.ndarray = 0.0,
+    ) -> np.ndarray:
+        """Add ``n`` columns under ``name``; returns their indices."""
+        if name in self.variables:
+            raise KeyError(f"variable block {name!r} exists")
+        idx = np.arange(self.n_cols, self.n_cols + n)
+        self._cost.append(np.broadcast_to(np.asarray(cost, float), (n,)).copy())
+        self._lo.append(np.broadcast_to(np.asarray(lo, float), (n,)).copy())
+        self._hi.append(np.broadcast_to(np.asarray(hi, float), (n,)).copy())
+        self.variables[name] = slice(self.n_cols, self.n_cols + n)
+        self.n_cols += n
+        return idx
+
+    def add_constraints(
+        self,
+        name: str,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        n: int,
+        lo: float | np.ndarray,
+        hi: float | np.ndarray,
+    ) -> np.ndarray:
+        """Add ``n`` rows under ``name`` with triplets (local row, global column, value)."""
+        if name in self.constraints:
+            raise KeyError(f"constraint block {name!r} exists")
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise IndexError(f"{name}: row index out of range")
+        self._i.append(rows + self.n_rows)
+        self._j.append(np.asarray(cols, dtype=np.int64))
+        self._v.append(np.asarray(vals, dtype=float))
+        self._rows_lo.append(np.broadcast_to(np.asarray(lo, float), (n,)).copy())
+        self._rows_hi.append(np.broadcast_to(np.asarray(hi, float), (n,)).copy())
+        idx = np.arange(self.n_rows, self.n_rows + n)
+        self.constraints[name] = slice(self.n_rows, self.n_rows + n)
+        self.n_rows += n
+        return idx
+
+    def matrix(self) -> sp.csc_matrix:
+        i = np.concatenate(self._i) if self._i else np.zeros(0, np.int64)
+        j = np.concatenate(self._j) if self._j else np.zeros(0, np.int64)
+        v = np.concatenate(self._v) if self._v else np.zeros(0)
+        return sp.csc_matrix((v, (i, j)), shape=(self.n_rows, self.n_cols))
+
+    @property
+    def nnz(self) -> int:
+        return int(sum(len(v) for v in self._v))
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Primal values, row duals (d objective / d row bound) and timing of one solve."""
+
+    status: Status
+    objective: float
+    x: np.ndarray
+    duals: np.ndarray
+    build_s: float
+    solve_s: float
+    message: str = ""
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status == Status.OPTIMAL or (
+            self.status == Status.TIME_LIMIT and len(self.x) > 0
+        )
+
+
+def solve(
+    lp: LinearProgram, time_limit_s: float = 300.0, threads: int = 0, presolve: bool = True
+) -> Solution:
+    """Solve with HiGHS under a time limit; never raises for solver outcomes."""
+    t0 = time.perf_counter()
+    a = lp.matrix()
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
+    model.col_cost_ = np.concatenate(lp._cost) if lp._cost else np.zeros(0)
+    model.col_lower_ = np.concatenate(lp._lo) if lp._lo else np.zeros(0)
+    model.col_upper_ = np.concatenate(lp._hi) if lp._hi else np.zeros(0)
+    model.row_lower_ = np.concatenate(lp._rows_lo) if lp._rows_lo else np.zeros(0)
+    model.row_upper_ = np.concatenate(lp._rows_hi) if lp._rows_hi else np.zeros(0)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = a.indptr
+    model.a_matrix_.index_ = a.indices
+    model.a_matrix_.value_ = a.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(model)
+    t1 = time.perf_counter()
+    h.run()
+    t2 = time.perf_counter()
+    ms = h.getModelStatus()
+    status = {
+        highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
+        highspy.HighsModelStatus.kInfeasible: Status.INFEASIBLE,
+        highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
+        highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
+    }.get(ms, Status.ERROR)
+    sol = h.getSolution()
+    has_x = status == Status.OPTIMAL or (status == Status.TIME_LIMIT and sol.value_valid)
+    x = np.asarray(sol.col_value) if has_x else np.zeros(0)
+    duals = np.asarray(sol.row_dual) if has_x and sol.dual_valid else np.zeros(0)
+    obj = float(h.getInfo().objective_function_value) if has_x else float("nan")
+    return Solution(status, obj, x, duals, t1 - t0, t2 - t1, h.modelStatusToString(ms))

@@ -1,0 +1,408 @@
+"""The network-constrained flexibility market as one LP: which constraint families apply is
+the caller's choice (a ``MarketSpec``); each family is one ``define_*`` function.
+
+Families (systematic row names, so duals map back to prices):
+- ``Bid-activation``      divisible bids x_k in [0, q_max], cost price * dt
+- ``System-balance``      sum of signed activations + unmet = TSO imbalance   (balancing price)
+- ``Trans-nodal_balance`` DC power flow B*theta = injections at each non-slack node  (LMP)
+- ``Trans-flow_max/min``  |flow| <= rating (+ overload slack)
+- ``Feeder-<id>-*``       LinDistFlow: branch flow balance (DLMP), squared-voltage drop,
+                          voltage band and thermal limits (+ slacks)
+- ``DER-storage_soc``     battery state of charge; ``DER-shift_energy`` EV energy neutrality
+
+Owns: mapping scenario data onto those families and reading prices back from duals.
+Must not: decide who clears what (that is ``coordination``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tsodso.clearing.lp import INF, LinearProgram, Solution, Status, solve
+from tsodso.scenario.domain import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, Scenario
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """Which needs and limits one clearing respects, over which bids."""
+
+    bids: BidTable
+    balance: bool = True  # TSO balancing need
+    transmission: bool = True  # transmission line limits (DC)
+    feeders: tuple[int, ...] = ()  # feeders modelled with LinDistFlow (positions)
+    voltage: bool = True  # voltage band in modelled feeders
+    d_thermal: bool = True  # thermal limits in modelled feeders
+    root_vm_pu: np.ndarray | None = None  # (n_feeders, T) forecast root voltage; 1.0 if None
+    tdi_schedule_mw: dict[int, np.ndarray] = field(default_factory=dict)  # feeder -> (T,)
+    time_limit_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Clearing:
+    """The outcome of one market clearing."""
+
+    status: Status
+    objective_eur: float
+    accepted_mw: np.ndarray  # per bid of spec.bids
+    bids: BidTable
+    balance_price_eur_per_mwh: np.ndarray  # (T,)
+    node_price_eur_per_mwh: np.ndarray  # (N, T): LMP / DLMP of an injection at each node
+    unmet_imbalance_mw: np.ndarray  # (T,) signed, positive = shortage left
+    lp_overload_mw: float  # sum of overload slacks (LP view)
+    lp_voltage_slack_pu2: float
+    n_variables: int
+    n_constraints: int
+    nnz: int
+    build_s: float
+    solve_s: float
+    message: str = ""
+    dt_h: float = 0.25
+
+    @property
+    def cost_eur(self) -> float:
+        """Pay-as-bid cost of accepted activations (EUR)."""
+        return float(np.sum(self.accepted_mw * self.bids.price_eur_per_mwh)) * self.dt_h
+
+    def delta_by_node(self, n_nodes: int, periods: int) -> np.ndarray:
+        """Signed injection change per node and period (N, T) from accepted bids."""
+        d = np.zeros((n_nodes, periods))
+        np.add.at(d, (self.bids.node, self.bids.period), self.bids.direction * self.accepted_mw)
+        return d
+
+
+@dataclass
+class _Ctx:
+    scn: Scenario
+    spec: MarketSpec
+    lp: LinearProgram
+    x: np.ndarray  # bid column indices
+    T: int
+    dt: float
+    # injection coefficients: rows touched by a unit injection at a node, for prices
+    price_rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def define_bids(c: _Ctx) -> None:
+    b = c.spec.bids
+    c.x = c.lp.add_variables(
+        "Bid-activation", len(b), lo=0.0, hi=b.q_max_mw, cost=b.price_eur_per_mwh * c.dt
+    )
+
+
+def define_balance(c: _Ctx) -> None:
+    b, T = c.spec.bids, c.T
+    pen = c.scn.config.penalties.imbalance_eur_per_mwh * c.dt
+    short = c.lp.add_variables("System-unmet_short", T, cost=pen)
+    surplus = c.lp.add_variables("System-unmet_surplus", T, cost=pen)
+    rows = np.concatenate([b.period, np.arange(T), np.arange(T)])
+    cols = np.concatenate([c.x, short, surplus])
+    vals = np.concatenate([b.direction.astype(float), np.ones(T), -np.ones(T)])
+    imb = c.scn.imbalance_mw
+    c.lp.add_constraints("System-balance", rows, cols, vals, T, imb, imb)
+
+
+def define_transmission(c: _Ctx) -> None:
+    """DC power flow with angle variables at non-slack nodes (sparse in B)."""
+    scn, b, T = c.scn, c.spec.bids, c.T
+    tg = scn.grid.transmission
+    B, Bf = tg.susceptance()
+    ns = np.flatnonzero(~tg.slack)
+    sl = np.flatnonzero(tg.slack)
+    nn = len(ns)
+    pos_ns = np.full(len(tg.nodes), -1)
+    pos_ns[ns] = np.arange(nn)
+    theta = c.lp.add_variables("Trans-theta", nn * T, lo=-INF, hi=INF)
+    th = theta.reshape(nn, T)
+    # injections aggregated at transmission nodes (feeders lumped at their TDI, no losses)
+    tdi = scn.grid.tdi_of_node()
+    t_index = np.full(scn.grid.n_nodes, -1)
+    t_index[tg.nodes] = np.arange(len(tg.nodes))
+    p_act = scn.node_injection_mw()
+    p_t = np.zeros((len(tg.nodes), T))
+    np.add.at(p_t, t_index[tdi], p_act)
+    theta_s = tg.slack_angle_rad[sl]
+    rhs = p_t[ns] - (B[np.ix_(ns, sl)] @ theta_s)[:, None]
+    # rows: node-major (node * T + t)
+    Bns = B[np.ix_(ns, ns)]
+    ii, jj = np.nonzero(Bns)
+    r_theta = (ii[:, None] * T + np.arange(T)).ravel()
+    c_theta = th[jj].ravel()
+    v_theta = np.repeat(Bns[ii, jj], T)
+    bid_t = pos_ns[t_index[tdi[b.node]]]
+    on = bid_t >= 0  # bids behind a slack node enter no nodal row
+    r_bid = bid_t[on] * T + b.period[on]
+    rows = np.concatenate([r_theta, r_bid])
+    cols = np.concatenate([c_theta, c.x[on]])
+    vals = np.concatenate([v_theta, -b.direction[on].astype(float)])
+    c.lp.add_constraints(
+        "Trans-nodal_balance", rows, cols, vals, nn * T, rhs.ravel(), rhs.ravel()
+    )
+    # price of an injection at node m: -dual of its transmission node's row
+    node_rows = np.full(scn.grid.n_nodes, -1)
+    has = pos_ns[t_index[tdi]] >= 0
+    node_rows[has] = pos_ns[t_index[tdi[has]]]
+    c.price_rows["Trans-nodal_balance"] = (node_rows, np.full(scn.grid.n_nodes, -1.0))
+    m = tg.n_branch
+    pen = scn.config.penalties.overload_eur_per_mwh * c.dt
+    s = c.lp.add_variables("Trans-overload", m * T, cost=pen).reshape(m, T)
+    Bf_ns = Bf[:, ns]
+    li, lj = np.nonzero(Bf_ns)
+    r_f = (li[:, None] * T + np.arange(T)).ravel()
+    c_f = th[lj].ravel()
+    v_f = np.repeat(Bf_ns[li, lj], T)
+    off = (Bf[:, sl] @ theta_s)[:, None] * np.ones((1, T))
+    rating = (tg.branch_rating_mw[:, None] * np.ones((1, T))).ravel()
+    rs = np.arange(m * T)
+    for name, sign, lo, hi in (
+        ("Trans-flow_max", -1.0, -INF, rating - off.ravel()),
+        ("Trans-flow_min", 1.0, -rating - off.ravel(), INF),
+    ):
+        c.lp.add_constraints(
+            name,
+            np.concatenate([r_f, rs]),
+            np.concatenate([c_f, s.ravel()]),
+            np.concatenate([v_f, np.full(m * T, sign)]),
+            m * T,
+            lo,
+            hi,
+        )
+
+
+def define_feeder(c: _Ctx, fpos: int) -> None:
+    """LinDistFlow on one radial feeder, with P flows and squared voltages as variables."""
+    scn, b, T, lp = c.scn, c.spec.bids, c.T, c.lp
+    f = scn.grid.feeders[fpos]
+    n = f.n
+    if n < 2:
+        return
+    br = np.arange(1, n)  # one branch per non-root node
+    nb = n - 1
+    name = f"Feeder-{f.id}"
+    P = lp.add_variables(f"{name}-flow", nb * T, lo=-INF, hi=INF).reshape(nb, T)
+    p_act = scn.node_injection_mw()[f.nodes]  # (n, T)
+    q_act = scn.node_q0_mvar[f.nodes]
+    # flow balance at node i: P_i - sum_children P_c + sum bids dir x = -p_i
+    child = br[f.parent[br] > 0]  # nodes whose parent is not the root
+    rows = [np.repeat((br - 1) * T, T) + np.tile(np.arange(T), nb)]
+    cols = [P.ravel()]
+    vals = [np.ones(nb * T)]
+    rows.append(np.repeat((f.parent[child] - 1) * T, T) + np.tile(np.arange(T), len(child)))
+    cols.append(P[child - 1].ravel())
+    vals.append(-np.ones(len(child) * T))
+    local = np.full(scn.grid.n_nodes, -1)
+    local[f.nodes] = np.arange(n)
+    loc = local[b.node]
+    on = loc >= 1
+    rows.append((loc[on] - 1) * T + b.period[on])
+    cols.append(c.x[on])
+    vals.append(b.direction[on].astype(float))
+    rhs = -p_act[1:].ravel()
+    lp.add_constraints(
+        f"{name}-flow_balance",
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(vals),
+        nb * T,
+        rhs,
+        rhs,
+    )
+    node_rows = np.full(scn.grid.n_nodes, -1)
+    node_rows[f.nodes[1:]] = np.arange(nb)
+    c.price_rows[f"{name}-flow_balance"] = (node_rows, np.full(scn.grid.n_nodes, 1.0))
+    # reactive subtree withdrawal per branch (constant: flexibility is at unity power factor)
+    sub = f.subtree()
+    Q = -(sub @ q_act)[1:]  # (nb, T)
+    if c.spec.voltage:
+        vroot = (
+            np.ones(T) if c.spec.root_vm_pu is None else np.asarray(c.spec.root_vm_pu[fpos])
+        ) ** 2
+        v = lp.add_variables(f"{name}-v2", nb * T, lo=0.0, hi=INF).reshape(nb, T)
+        # v_i - v_parent + 2 r P_i = -2 x Q_i   (v_parent = vroot when the parent is the root)
+        rows = [np.arange(nb * T), np.arange(nb * T)]
+        cols = [v.ravel(), P.ravel()]
+        vals = [np.ones(nb * T), np.repeat(2 * f.r_pu[br], T)]
+        rows.append(((child - 1)[:, None] * T + np.arange(T)).ravel())
+        cols.append(v[f.parent[child] - 1].ravel())
+        vals.append(-np.ones(len(child) * T))
+        rhs = -2 * f.x_pu[br][:, None] * Q
+        at_root = f.parent[br] == 0
+        rhs[at_root] += vroot
+        lp.add_constraints(
+            f"{name}-voltage_drop",
+            np.concatenate(rows),
+            np.concatenate(cols),
+            np.concatenate(vals),
+            nb * T,
+            rhs.ravel(),
+            rhs.ravel(),
+        )
+        pen = scn.config.penalties.voltage_eur_per_pu2h * c.dt
+        s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
+        idx = np.arange(nb * T)
+        vmax2 = np.repeat(f.vmax_pu[br] ** 2, T)
+        vmin2 = np.repeat(f.vmin_pu[br] ** 2, T)
+        for nm, sign, lo, hi in (
+            ("voltage_max", -1.0, -INF, vmax2),
+            ("voltage_min", 1.0, vmin2, INF),
+        ):
+            lp.add_constraints(
+                f"{name}-{nm}",
+                np.concatenate([idx, idx]),
+                np.concatenate([v.ravel(), s]),
+                np.concatenate([np.ones(nb * T), np.full(nb * T, sign)]),
+                nb * T,
+                lo,
+                hi,
+            )
+    if c.spec.d_thermal:
+        finite = np.isfinite(f.rating_mva[br])
+        k = np.flatnonzero(finite)
+        if len(k):
+            rating = f.rating_mva[br][k]
+            pmax = np.sqrt(np.maximum(rating[:, None] ** 2 - Q[k] ** 2, 0.0)).ravel()
+            pen = scn.config.penalties.overload_eur_per_mwh * c.dt
+            s = lp.add_variables(f"{name}-overload", len(k) * T, cost=pen)
+            idx = np.arange(len(k) * T)
+            pk = P[k].ravel()
+            for nm, sign, lo, hi in (
+                ("thermal_max", -1.0, -INF, pmax),
+                ("thermal_min", 1.0, -pmax, INF),
+            ):
+                lp.add_constraints(
+                    f"{name}-{nm}",
+                    np.concatenate([idx, idx]),
+                    np.concatenate([pk, s]),
+                    np.concatenate([np.ones(len(idx)), np.full(len(idx), sign)]),
+                    len(idx),
+                    lo,
+                    hi,
+                )
+    sched = c.spec.tdi_schedule_mw.get(fpos)
+    if sched is not None:
+        # exchange at the TDI (import positive) = flows leaving the root
+        roots = np.flatnonzero(f.parent[br] == 0)
+        root_bids = np.flatnonzero(loc == 0)
+        r = [np.tile(np.arange(T), len(roots)), b.period[root_bids]]
+        cc = [P[roots].ravel(), c.x[root_bids]]
+        vv = [np.ones(len(roots) * T), -b.direction[root_bids].astype(float)]
+        rhs = np.asarray(sched) + p_act[0]
+        lp.add_constraints(
+            f"{name}-tdi_schedule",
+            np.concatenate(r),
+            np.concatenate(cc),
+            np.concatenate(vv),
+            T,
+            rhs,
+            rhs,
+        )
+
+
+def define_der_coupling(c: _Ctx) -> None:
+    """Battery state of charge and EV energy neutrality across periods."""
+    scn, b, T, lp, dt = c.scn, c.spec.bids, c.T, c.lp, c.dt
+    ders = scn.ders
+    stor = np.flatnonzero(ders.coupling == COUPLING_STORAGE)
+    in_bids = np.isin(b.der, stor)
+    if len(stor) and in_bids.any():
+        pos = np.full(len(ders), -1)
+        pos[stor] = np.arange(len(stor))
+        ns = len(stor)
+        hi = np.repeat(ders.energy_mwh[stor], T)
+        lo = np.zeros((ns, T))
+        lo[:, -1] = ders.soc0_mwh[stor]  # end the horizon no emptier than it started
+        soc = lp.add_variables("DER-soc", ns * T, lo=lo.ravel(), hi=hi).reshape(ns, T)
+        eff = ders.efficiency[b.der[in_bids]]
+        k = np.flatnonzero(in_bids)
+        coef = np.where(b.direction[k] > 0, dt / eff, -dt * eff)
+        # soc_t - soc_{t-1} + sum_k coef_k x_k = 0  (soc_{-1} = soc0)
+        prev = np.ones((ns, T), dtype=bool)
+        prev[:, 0] = False
+        ri, ti = np.nonzero(prev)
+        rows = np.concatenate(
+            [np.arange(ns * T), ri * T + ti, pos[b.der[k]] * T + b.period[k]]
+        )
+        cols = np.concatenate([soc.ravel(), soc[ri, ti - 1], c.x[k]])
+        vals = np.concatenate([np.ones(ns * T), -np.ones(len(ri)), coef])
+        rhs = np.zeros((ns, T))
+        rhs[:, 0] = ders.soc0_mwh[stor]
+        lp.add_constraints("DER-storage_soc", rows, cols, vals, ns * T, rhs.ravel(), rhs.ravel())
+    shift = np.flatnonzero(ders.coupling == COUPLING_SHIFT)
+    k = np.flatnonzero(np.isin(b.der, shift))
+    if len(k):
+        pos = np.full(len(ders), -1)
+        used = np.unique(b.der[k])
+        pos[used] = np.arange(len(used))
+        lp.add_constraints(
+            "DER-shift_energy",
+            pos[b.der[k]],
+            c.x[k],
+            b.direction[k] * dt,
+            len(used),
+            0.0,
+            0.0,
+        )
+
+
+def clear_market(scn: Scenario, spec: MarketSpec, hook=None) -> Clearing:  # type: ignore[no-untyped-def]
+    """Build, solve and extract one market clearing. ``hook(lp)`` may add constraints."""
+    T = scn.periods
+    c = _Ctx(scn, spec, LinearProgram(), np.zeros(0, dtype=int), T, scn.dt_h)
+    define_bids(c)
+    if spec.balance:
+        define_balance(c)
+    if spec.transmission:
+        define_transmission(c)
+    for fpos in spec.feeders:
+        define_feeder(c, fpos)
+    define_der_coupling(c)
+    if hook is not None:
+        hook(c.lp)
+    sol = solve(c.lp, time_limit_s=spec.time_limit_s)
+    return _extract(c, sol)
+
+
+def _extract(c: _Ctx, sol: Solution) -> Clearing:
+    lp, T, N = c.lp, c.T, c.scn.grid.n_nodes
+    nb = len(c.spec.bids)
+    if not sol.has_solution:
+        nan = np.full(T, np.nan)
+        return Clearing(
+            sol.status, float("nan"), np.zeros(nb), c.spec.bids, nan, np.full((N, T), np.nan),
+            nan, float("nan"), float("nan"), lp.n_cols, lp.n_rows, lp.nnz, sol.build_s,
+            sol.solve_s, sol.message, c.dt,
+        )
+    x = sol.x
+
+    def block(name: str) -> np.ndarray:
+        s = lp.variables.get(name)
+        return x[s] if s is not None else np.zeros(0)
+
+    def dual(name: str) -> np.ndarray | None:
+        s = lp.constraints.get(name)
+        return sol.duals[s] if s is not None and len(sol.duals) else None
+
+    accepted = np.clip(block("Bid-activation"), 0.0, c.spec.bids.q_max_mw)
+    unmet = (
+        block("System-unmet_short") - block("System-unmet_surplus")
+        if c.spec.balance
+        else np.zeros(T)
+    )
+    y_bal = dual("System-balance")
+    bal_price = y_bal / c.dt if y_bal is not None else np.full(T, np.nan)
+    node_price = np.zeros((N, T)) + (bal_price if y_bal is not None else 0.0)
+    for name, (rows, coef) in c.price_rows.items():
+        y = dual(name)
+        if y is None:
+            continue
+        y = y.reshape(-1, T)
+        has = rows >= 0
+        node_price[has] += coef[has, None] * y[rows[has]] / c.dt
+    overload = sum(float(block(k).sum()) for k in lp.variables if k.endswith("overload"))
+    vslack = sum(float(block(k).sum()) for k in lp.variables if k.endswith("voltage_slack"))
+    return Clearing(
+        sol.status, sol.objective, accepted, c.spec.bids, bal_price, node_price, unmet,
+        overload, vslack, lp.n_cols, lp.n_rows, lp.nnz, sol.build_s, sol.solve_s, sol.message,
+        c.dt,
+    )

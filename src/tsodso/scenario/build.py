@@ -1,0 +1,327 @@
+"""Build a Scenario from a ScenarioConfig: grid + profiles -> baseline, DERs, bids, needs.
+
+Owns: the (seeded, synthetic where the data has no answer) choices that turn a grid into a
+flexibility market: which DERs exist, their baselines, headroom and bid prices, and the TSO
+imbalance. Prices and the imbalance are synthetic and labelled so; grids and profiles are
+simbench's 2016 data. Must not: clear markets or run power flows.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandapower.auxiliary import pandapowerNet
+
+from tsodso.grids.model import CoupledGrid, build_coupled_grid
+from tsodso.grids.sources import ElementProfiles, load_net, window_profiles
+from tsodso.scenario.config import ScenarioConfig
+from tsodso.scenario.domain import (
+    COUPLING_NONE,
+    COUPLING_SHIFT,
+    COUPLING_STORAGE,
+    BidTable,
+    DerTable,
+    Scenario,
+)
+
+DT_H = 0.25
+MIN_BID_MW = 1e-3
+
+# Synthetic bid price ranges (EUR/MWh): (up low, up high, down low, down high)
+PRICE_RANGES: dict[str, tuple[float, float, float, float]] = {
+    "pv": (0, 0, 15, 45),
+    "wind": (0, 0, 10, 40),
+    "hydro": (0, 0, 20, 50),
+    "biomass": (70, 110, 20, 40),
+    "other_gen": (80, 130, 25, 45),
+    "battery": (45, 75, 30, 55),
+    "ev": (40, 80, 20, 40),
+    "flex_load": (110, 250, 35, 70),
+}
+
+
+def _sgen_kind(sgen_type: str) -> str:
+    t = sgen_type.lower()
+    if "pv" in t or "res" in t:
+        return "pv"
+    if "wind" in t:
+        return "wind"
+    if "hydro" in t:
+        return "hydro"
+    if "biomass" in t:
+        return "biomass"
+    return "other_gen"
+
+
+@dataclass
+class _DerRows:
+    """Accumulates DER rows before they are frozen into a DerTable."""
+
+    ids: list[str]
+    kind: list[str]
+    node: list[int]
+    base: list[np.ndarray]
+    up: list[np.ndarray]
+    down: list[np.ndarray]
+    coupling: list[str]
+    energy: list[float]
+    soc0: list[float]
+    synthetic: list[bool]
+
+    @classmethod
+    def empty(cls) -> _DerRows:
+        return cls([], [], [], [], [], [], [], [], [], [])
+
+    def add(
+        self,
+        der_id: str,
+        kind: str,
+        node: int,
+        base: np.ndarray,
+        up: np.ndarray,
+        down: np.ndarray,
+        coupling: str = COUPLING_NONE,
+        energy: float = 0.0,
+        soc0: float = 0.0,
+        synthetic: bool = False,
+    ) -> None:
+        self.ids.append(der_id)
+        self.kind.append(kind)
+        self.node.append(node)
+        self.base.append(base)
+        self.up.append(np.maximum(up, 0.0))
+        self.down.append(np.maximum(down, 0.0))
+        self.coupling.append(coupling)
+        self.energy.append(energy)
+        self.soc0.append(soc0)
+        self.synthetic.append(synthetic)
+
+
+def _ev_window(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival/departure quarter-hours: half workplace hubs (8-17h), half home (17-24h)."""
+    work = rng.random(n) < 0.5
+    arr = np.where(work, rng.integers(30, 38, n), rng.integers(66, 78, n))
+    dep = np.where(work, rng.integers(64, 72, n), 96)
+    return arr, dep
+
+
+def _add_synthetic(
+    rows: _DerRows,
+    cfg: ScenarioConfig,
+    grid: CoupledGrid,
+    net: pandapowerNet,
+    prof: ElementProfiles,
+    window: slice,
+    rng: np.random.Generator,
+) -> None:
+    mix = cfg.ders
+    load_node = grid.bus_to_node.loc[net.load.bus].to_numpy()
+    dist_load = grid.node_layer[load_node] >= 0
+    nodes = np.unique(load_node[dist_load])
+    t_all = 96
+    for i, nd in enumerate(nodes[rng.random(len(nodes)) < mix.battery_share]):
+        p, e = mix.battery_mw, mix.battery_mw * mix.battery_hours
+        z = np.zeros(t_all)[window]
+        rows.add(f"bat-{i}", "battery", int(nd), z, z + p, z + p, COUPLING_STORAGE, e, 0.5 * e, True)
+    ev_nodes = nodes[rng.random(len(nodes)) < mix.ev_share]
+    arr, dep = _ev_window(rng, len(ev_nodes))
+    for i, nd in enumerate(ev_nodes):
+        present = np.zeros(t_all, dtype=bool)
+        present[arr[i] : dep[i]] = True
+        need_q = int(rng.uniform(0.3, 0.6) * present.sum())  # quarter-hours at full power
+        base = np.zeros(t_all)
+        base[arr[i] : arr[i] + need_q] = -mix.ev_mw  # plug in and charge at full power
+        up = -base  # can delay what it would charge
+        down = np.where(present, mix.ev_mw + base, 0.0)  # can charge more while present
+        rows.add(
+            f"ev-{i}", "ev", int(nd), base[window], up[window], down[window], COUPLING_SHIFT,
+            synthetic=True,
+        )
+    flex = np.flatnonzero(dist_load & (rng.random(len(net.load)) < mix.flex_load_share))
+    lp = prof.load_p_mw.to_numpy()
+    for j in flex:
+        share = mix.flex_load_fraction * np.maximum(lp[:, j], 0.0)
+        if share.max() < MIN_BID_MW:
+            continue
+        rows.add(
+            f"load-{net.load.index[j]}", "flex_load", int(load_node[j]), -share, share, share
+        )
+
+
+def _build_ders(
+    cfg: ScenarioConfig,
+    grid: CoupledGrid,
+    net: pandapowerNet,
+    prof: ElementProfiles,
+    window: slice,
+    rng: np.random.Generator,
+) -> DerTable:
+    rows = _DerRows.empty()
+    if cfg.ders.curtailable_generation:
+        sp = prof.sgen_p_mw.to_numpy()
+        sgen_node = grid.bus_to_node.loc[net.sgen.bus].to_numpy()
+        types = net.sgen.type.astype(str).to_numpy() if "type" in net.sgen else None
+        for j, idx in enumerate(net.sgen.index):
+            if not bool(net.sgen.in_service.iloc[j]) or net.sgen.p_mw.iloc[j] <= 0:
+                continue
+            kind = _sgen_kind(types[j]) if types is not None else "other_gen"
+            p = sp[:, j]
+            dispatchable = kind in ("biomass", "other_gen")
+            head = (net.sgen.p_mw.iloc[j] * cfg.renewable_scale - p) if dispatchable else 0 * p
+            rows.add(f"sgen-{idx}", kind, int(sgen_node[j]), p, head, p)
+    _add_synthetic(rows, cfg, grid, net, prof, window, rng)
+    n = len(rows.ids)
+    kinds = np.array(rows.kind)
+    price_up, price_down = np.zeros(n), np.zeros(n)
+    for k, (ul, uh, dl, dh) in PRICE_RANGES.items():
+        m = kinds == k
+        price_up[m] = rng.uniform(ul, uh, m.sum())
+        price_down[m] = rng.uniform(dl, dh, m.sum())
+    coupling = np.array(rows.coupling)
+    return DerTable(
+        id=np.array(rows.ids),
+        kind=kinds,
+        node=np.array(rows.node, dtype=int),
+        aggregator=rng.integers(0, cfg.aggregators, n),
+        p_base_mw=np.vstack(rows.base) if n else np.zeros((0, cfg.periods)),
+        up_mw=np.vstack(rows.up) if n else np.zeros((0, cfg.periods)),
+        down_mw=np.vstack(rows.down) if n else np.zeros((0, cfg.periods)),
+        price_up_eur_per_mwh=np.round(price_up, 2),
+        price_down_eur_per_mwh=np.round(price_down, 2),
+        coupling=coupling,
+        energy_mwh=np.array(rows.energy),
+        soc0_mwh=np.array(rows.soc0),
+        efficiency=np.where(coupling == COUPLING_STORAGE, 0.95, 1.0),
+        synthetic=np.array(rows.synthetic, dtype=bool),
+        curtailable=np.isin(kinds, ["pv", "wind", "hydro"]),
+    )
+
+
+def bids_from_ders(ders: DerTable) -> BidTable:
+    """One divisible bid per DER, direction and period where headroom exceeds 1 kW."""
+    parts = []
+    for direction, cap, price in (
+        (1, ders.up_mw, ders.price_up_eur_per_mwh),
+        (-1, ders.down_mw, ders.price_down_eur_per_mwh),
+    ):
+        d, t = np.nonzero(cap > MIN_BID_MW)
+        parts.append((d, np.full(len(d), direction), t, cap[d, t], price[d]))
+    der = np.concatenate([p[0] for p in parts])
+    order = np.lexsort((np.concatenate([p[2] for p in parts]), -np.concatenate([p[1] for p in parts]), der))
+    cat = [np.concatenate([p[i] for p in parts])[order] for i in range(5)]
+    return BidTable(
+        der=cat[0],
+        direction=cat[1],
+        period=cat[2],
+        q_max_mw=cat[3],
+        price_eur_per_mwh=cat[4],
+        node=ders.node[cat[0]],
+        aggregator=ders.aggregator[cat[0]],
+    )
+
+
+def _imbalance(cfg: ScenarioConfig, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic TSO imbalance over the whole day (AR(1), 1 h correlation), then windowed."""
+    e = rng.normal(0.0, 1.0, 96)
+    x = np.zeros(96)
+    phi = 0.8
+    for t in range(96):
+        x[t] = (phi * x[t - 1] if t else 0.0) + np.sqrt(1 - phi**2) * e[t]
+    return cfg.imbalance_std_mw * x
+
+
+def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
+    if cfg.t_rating_scale == 1.0 and cfg.d_rating_scale == 1.0:
+        return net
+    net = copy.deepcopy(net)
+    hv = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
+    net.line.loc[hv, "max_i_ka"] *= cfg.t_rating_scale
+    net.line.loc[~hv, "max_i_ka"] *= cfg.d_rating_scale
+    tt = net.bus.vn_kv.loc[net.trafo.lv_bus].to_numpy() >= cfg.transmission_min_kv
+    net.trafo.loc[tt, "sn_mva"] *= cfg.t_rating_scale
+    return net
+
+
+def _set_daily_taps(
+    net: pandapowerNet, grid: CoupledGrid, p: np.ndarray, q: np.ndarray, rounds: int = 3
+) -> pandapowerNet:
+    """Fix each transformer's tap for the day so that its LV node's median voltage in the
+    baseline AC power flow is closest to the tap setpoint (simbench ``autoTapSetp``, else
+    1.0 pu): the operators' day-ahead OLTC schedule. Returns a changed copy."""
+    from tsodso.validation.ac import AcModel
+
+    tr = net.trafo
+    step = tr.tap_step_percent.fillna(0).to_numpy(float) / 100
+    if not len(tr) or not (step > 0).any():
+        return net
+    net = copy.deepcopy(net)
+    tr = net.trafo
+    # pandapower ignores tap_pos unless a tap changer type is set (simbench leaves it None)
+    tr.loc[step > 0, "tap_changer_type"] = "Ratio"
+    setpoint = (
+        pd.to_numeric(tr.autoTapSetp, errors="coerce").fillna(1.0).to_numpy(float)
+        if "autoTapSetp" in tr
+        else np.ones(len(tr))
+    )
+    lv = grid.bus_to_node.loc[tr.lv_bus].to_numpy()
+    sign = np.where(tr.tap_side.fillna("hv").to_numpy() == "hv", 1.0, -1.0)
+    for _ in range(rounds):
+        vm = AcModel(net, grid).run(p, q).vm_pu
+        v = np.median(vm[:, lv], axis=0)
+        delta = np.where(step > 0, np.round(sign * (v - setpoint) / np.where(step > 0, step, 1)), 0)
+        if not delta.any():
+            break
+        pos = tr.tap_pos.fillna(0).to_numpy(float) + delta
+        tr["tap_pos"] = np.clip(pos, tr.tap_min.fillna(0), tr.tap_max.fillna(0))
+    return net
+
+
+def build_scenario(cfg: ScenarioConfig) -> Scenario:
+    """Build the scenario ``cfg`` describes (deterministic for a given config)."""
+    net = _scale_ratings(load_net(cfg.grid), cfg)
+    grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
+    window = slice(cfg.first_period, cfg.first_period + cfg.periods)
+    full = window_profiles(net, cfg.day, 0, 96)
+    prof = ElementProfiles(
+        load_p_mw=full.load_p_mw.iloc[window].reset_index(drop=True) * cfg.load_scale,
+        load_q_mvar=full.load_q_mvar.iloc[window].reset_index(drop=True) * cfg.load_scale,
+        sgen_p_mw=full.sgen_p_mw.iloc[window].reset_index(drop=True) * cfg.renewable_scale,
+    )
+    rng = np.random.default_rng(cfg.seed)
+    imbalance = _imbalance(cfg, rng)[window]
+    ders = _build_ders(cfg, grid, net, prof, window, rng)
+    n, t = grid.n_nodes, cfg.periods
+    p0 = np.zeros((n, t))
+    q0 = np.zeros((n, t))
+    in_l = net.load.in_service.to_numpy(dtype=bool)
+    in_s = net.sgen.in_service.to_numpy(dtype=bool)
+    ln = grid.bus_to_node.loc[net.load.bus].to_numpy()
+    sn = grid.bus_to_node.loc[net.sgen.bus].to_numpy()
+    np.add.at(p0, ln[in_l], -prof.load_p_mw.to_numpy().T[in_l])
+    np.add.at(q0, ln[in_l], -prof.load_q_mvar.to_numpy().T[in_l])
+    np.add.at(p0, sn[in_s], prof.sgen_p_mw.to_numpy().T[in_s])
+    if "q_mvar" in net.sgen:
+        np.add.at(q0, sn[in_s], np.outer(net.sgen.q_mvar.to_numpy()[in_s], np.ones(t)))
+    syn = ders.synthetic
+    np.add.at(p0, ders.node[syn], ders.p_base_mw[syn])
+    demand = pd.Series(prof.load_p_mw.to_numpy().clip(min=0).sum(0)[in_l]).groupby(ln[in_l]).sum()
+    share = np.zeros(n)
+    share[demand.index.to_numpy()] = demand.to_numpy()
+    share = share / share.sum() if share.sum() > 0 else np.full(n, 1.0 / n)
+    net = _set_daily_taps(net, grid, p0 - np.outer(share, imbalance), q0)
+    return Scenario(
+        config=cfg,
+        net=net,
+        grid=grid,
+        dt_h=DT_H,
+        node_p0_mw=p0,
+        node_q0_mvar=q0,
+        imbalance_mw=imbalance,
+        imbalance_share=share,
+        ders=ders,
+        bids=bids_from_ders(ders),
+        aggregator_names=tuple(f"dera-{i + 1}" for i in range(cfg.aggregators)),
+    )

@@ -1,0 +1,155 @@
+"""Scenario configuration: the declarative description of a scenario (grid, day, DER mix,
+scaling, seed, penalties), its built-in presets, and loading it from TOML.
+
+Owns: validation of user input into one ``ScenarioConfigError`` that lists every problem.
+Must not: build grids or touch data (see ``scenario.build``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ScenarioConfigError(ValueError):
+    """A scenario description is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid scenario {source}: {len(problems)} problem(s)\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DerMix(_Strict):
+    """Which DERs a scenario has besides the grid's own generators (all offer flexibility)."""
+
+    curtailable_generation: bool = Field(
+        True, description="every distribution- and HV-connected static generator offers flexibility"
+    )
+    battery_share: float = Field(0.25, ge=0, le=1, description="share of load nodes with a battery")
+    battery_mw: float = Field(0.4, gt=0, description="battery power per site (MW)")
+    battery_hours: float = Field(2.0, gt=0, description="battery energy / power (h)")
+    ev_share: float = Field(0.2, ge=0, le=1, description="share of load nodes with an EV hub")
+    ev_mw: float = Field(0.3, gt=0, description="EV hub charging power (MW)")
+    flex_load_share: float = Field(
+        0.3, ge=0, le=1, description="share of loads that offer part of their demand"
+    )
+    flex_load_fraction: float = Field(
+        0.2, gt=0, le=1, description="fraction of a flexible load's demand it can move"
+    )
+
+
+class Penalties(_Strict):
+    """Prices of unmet needs (EUR): slack variables, reported as unresolved-need KPIs."""
+
+    imbalance_eur_per_mwh: float = Field(3000.0, gt=0, description="value of lost load")
+    overload_eur_per_mwh: float = Field(2000.0, gt=0, description="branch flow above rating")
+    voltage_eur_per_pu2h: float = Field(
+        2.0e5, gt=0, description="squared-voltage band violation (pu^2 per hour)"
+    )
+
+
+class ScenarioConfig(_Strict):
+    """A scenario: a grid, a day of profiles and the DERs and needs on it."""
+
+    name: str = "default"
+    grid: str = Field(
+        "simbench:1-HVMV-mixed-all-0-sw",
+        description="'simbench:CODE', 'pandapower:CASE' or a path to a pandapower .json net",
+    )
+    day: int = Field(224, ge=0, le=365, description="day of 2016 (0 = 1 January)")
+    periods: int = Field(96, ge=1, le=96, description="quarter-hours from the first one")
+    first_period: int = Field(0, ge=0, le=95, description="first quarter-hour of the day")
+    seed: int = 7
+    renewable_scale: float = Field(1.0, gt=0, description="factor on every generator profile")
+    load_scale: float = Field(1.0, gt=0, description="factor on every load profile")
+    t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission branch ratings")
+    d_rating_scale: float = Field(1.0, gt=0, description="factor on distribution line ratings")
+    transmission_min_kv: float = Field(60.0, gt=0, description="nodes at or above are TSO grid")
+    imbalance_std_mw: float = Field(25.0, ge=0, description="std. dev. of the TSO imbalance (MW)")
+    aggregators: int = Field(4, ge=1, description="number of aggregators (DERAs)")
+    ders: DerMix = DerMix()
+    penalties: Penalties = Penalties()
+
+    @model_validator(mode="after")
+    def _window(self) -> ScenarioConfig:
+        if self.first_period + self.periods > 96:
+            raise ValueError(
+                f"first_period + periods = {self.first_period + self.periods}, expected <= 96"
+            )
+        return self
+
+    def digest(self) -> str:
+        """Stable hash of the configuration (identifies a scenario in manifests)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The default: the 110 kV meshed grid with 18 radial MV feeders on the sunny, windy
+    # 12 August 2016; renewables scaled x1.3 (a 2030-like build-out) so that the baseline has
+    # transmission congestion besides the native MV voltage problems.
+    "default": {"name": "default", "renewable_scale": 1.3},
+    # The same grid and day over 8 quarter-hours around noon: fast tests.
+    "small": {"name": "small", "renewable_scale": 1.3, "periods": 8, "first_period": 44},
+}
+
+
+def _format_validation_error(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        val = e.get("input")
+        shown = "" if isinstance(val, dict) else f" = {val!r}"
+        out.append(f"{loc}{shown}: {e['msg']}")
+    return out
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> ScenarioConfig:
+    """Validate a mapping into a ScenarioConfig, raising ScenarioConfigError with every problem."""
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioConfigError(source, _format_validation_error(err)) from None
+
+
+def load_config(spec: str) -> ScenarioConfig:
+    """Resolve ``spec``: a preset name or a path to a TOML scenario file.
+
+    A TOML file may set ``preset = "NAME"`` to start from a preset and override fields."""
+    if spec in PRESETS:
+        return config_from_dict(PRESETS[spec], source=f"preset {spec!r}")
+    path = Path(spec)
+    if not path.exists():
+        raise ScenarioConfigError(
+            spec, [f"not a preset ({', '.join(sorted(PRESETS))}) and no such file"]
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ScenarioConfigError(str(path), [f"not valid TOML: {err}"]) from None
+    base: dict[str, Any] = {}
+    preset = data.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ScenarioConfigError(
+                str(path), [f"preset = {preset!r}: expected one of {sorted(PRESETS)}"]
+            )
+        base = dict(PRESETS[preset])
+    base.setdefault("name", path.stem)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return config_from_dict(base, source=str(path))

@@ -1,0 +1,201 @@
+"""AC validation: a batch AC power flow of the whole coupled grid for every period, with
+power-grid-model, and the violations it finds.
+
+Owns: a direct conversion of the few pandapower element types tsodso uses (bus, line,
+two-winding transformer, external grid) onto fused nodes, with per-node net injections as
+symmetric generators; violation counting. pandapower is the reference for this conversion in
+the tests, never called in a loop here (50-90 ms per call). Must not: know about markets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pandapower.auxiliary import pandapowerNet
+from power_grid_model import (
+    CalculationMethod,
+    ComponentType,
+    DatasetType,
+    LoadGenType,
+    PowerGridModel,
+    WindingType,
+    initialize_array,
+)
+
+from tsodso.grids.model import CoupledGrid
+from tsodso.grids.topology import line_in_operation, trafo_in_operation
+
+
+class AcCheckError(RuntimeError):
+    """The AC power flow did not converge for some periods."""
+
+
+@dataclass(frozen=True)
+class AcResult:
+    """Per-period AC power flow results and the violations they show."""
+
+    vm_pu: np.ndarray  # (T, N) node voltage magnitudes
+    branch_loading: np.ndarray  # (T, B) loading as a fraction of rating (lines, then trafos)
+    branch_rating_mva: np.ndarray  # (B,)
+    branch_is_distribution: np.ndarray  # (B,) bool
+    node_vmin: np.ndarray
+    node_vmax: np.ndarray
+    node_is_distribution: np.ndarray
+    dt_h: float
+    converged: np.ndarray  # (T,) bool
+
+    def overload_mwh(self, distribution: bool | None = None) -> float:
+        """Energy above rating, sum over branches and periods (MVA taken as MW, pf ~ 1)."""
+        over = np.maximum(self.branch_loading - 1.0, 0.0) * self.branch_rating_mva
+        if distribution is not None:
+            over = over[:, self.branch_is_distribution == distribution]
+        return float(over.sum() * self.dt_h)
+
+    def voltage_violations(self, distribution: bool | None = None) -> int:
+        """Node-intervals outside the node's voltage band."""
+        bad = (self.vm_pu < self.node_vmin - 1e-9) | (self.vm_pu > self.node_vmax + 1e-9)
+        if distribution is not None:
+            bad = bad[:, self.node_is_distribution == distribution]
+        return int(bad.sum())
+
+    def max_voltage_deviation_pu(self) -> float:
+        up = self.vm_pu - self.node_vmax
+        dn = self.node_vmin - self.vm_pu
+        return float(max(up.max(initial=0.0), dn.max(initial=0.0)))
+
+
+class AcModel:
+    """The grid as a power-grid-model instance; call ``run`` with node injections."""
+
+    def __init__(self, net: pandapowerNet, grid: CoupledGrid, dt_h: float = 0.25):
+        self.grid = grid
+        self.dt_h = dt_h
+        n = grid.n_nodes
+        node = initialize_array(DatasetType.input, ComponentType.node, n)
+        node["id"] = np.arange(n)
+        node["u_rated"] = grid.node_vn_kv * 1e3
+        next_id = n
+        b2n = grid.bus_to_node
+
+        ln = net.line[line_in_operation(net)]
+        lf = b2n.loc[ln.from_bus].to_numpy()
+        lt = b2n.loc[ln.to_bus].to_numpy()
+        keep = lf != lt
+        ln, lf, lt = ln[keep], lf[keep], lt[keep]
+        par = ln.parallel.to_numpy(dtype=float)
+        line = initialize_array(DatasetType.input, ComponentType.line, len(ln))
+        line["id"] = np.arange(next_id, next_id + len(ln))
+        next_id += len(ln)
+        line["from_node"], line["to_node"] = lf, lt
+        line["from_status"], line["to_status"] = 1, 1
+        length = ln.length_km.to_numpy(dtype=float)
+        line["r1"] = ln.r_ohm_per_km.to_numpy() * length / par
+        line["x1"] = ln.x_ohm_per_km.to_numpy() * length / par
+        line["c1"] = ln.c_nf_per_km.to_numpy() * length * 1e-9 * par
+        line["tan1"] = 0.0
+        imax = ln.max_i_ka.to_numpy() * 1e3 * par * ln.df.to_numpy(dtype=float)
+        line["i_n"] = imax
+        self._line_rating = np.sqrt(3) * grid.node_vn_kv[lf] * imax / 1e3  # MVA
+
+        tr = net.trafo[trafo_in_operation(net)]
+        if (tr.parallel != 1).any():
+            raise AcCheckError("parallel > 1 transformers are not supported by the AC check")
+        th = b2n.loc[tr.hv_bus].to_numpy()
+        tl = b2n.loc[tr.lv_bus].to_numpy()
+        trafo = initialize_array(DatasetType.input, ComponentType.transformer, len(tr))
+        trafo["id"] = np.arange(next_id, next_id + len(tr))
+        next_id += len(tr)
+        trafo["from_node"], trafo["to_node"] = th, tl
+        trafo["from_status"], trafo["to_status"] = 1, 1
+        trafo["u1"] = tr.vn_hv_kv.to_numpy() * 1e3
+        trafo["u2"] = tr.vn_lv_kv.to_numpy() * 1e3
+        sn = tr.sn_mva.to_numpy() * 1e6
+        trafo["sn"] = sn
+        trafo["uk"] = tr.vk_percent.to_numpy() / 100
+        trafo["pk"] = tr.vkr_percent.to_numpy() / 100 * sn
+        trafo["i0"] = tr.i0_percent.to_numpy() / 100
+        trafo["p0"] = tr.pfe_kw.to_numpy() * 1e3
+        clock = np.round(tr.shift_degree.fillna(0).to_numpy() / 30).astype(int) % 12
+        trafo["clock"] = clock
+        trafo["winding_from"] = WindingType.wye_n
+        trafo["winding_to"] = np.where(clock % 2 == 1, WindingType.delta, WindingType.wye_n)
+        hv_side = (tr.tap_side.fillna("hv") == "hv").to_numpy()
+        trafo["tap_side"] = np.where(hv_side, 0, 1)
+        trafo["tap_pos"] = tr.tap_pos.fillna(0).to_numpy()
+        trafo["tap_min"] = tr.tap_min.fillna(0).to_numpy()
+        trafo["tap_max"] = tr.tap_max.fillna(0).to_numpy()
+        trafo["tap_nom"] = tr.tap_neutral.fillna(0).to_numpy()
+        u_side = np.where(hv_side, tr.vn_hv_kv, tr.vn_lv_kv) * 1e3
+        trafo["tap_size"] = tr.tap_step_percent.fillna(0).to_numpy() / 100 * u_side
+        self._trafo_rating = sn / 1e6
+
+        eg = net.ext_grid[net.ext_grid.in_service.astype(bool)]
+        source = initialize_array(DatasetType.input, ComponentType.source, len(eg))
+        source["id"] = np.arange(next_id, next_id + len(eg))
+        next_id += len(eg)
+        source["node"] = b2n.loc[eg.bus].to_numpy()
+        source["status"] = 1
+        source["u_ref"] = eg.vm_pu.to_numpy(dtype=float)
+        source["u_ref_angle"] = np.deg2rad(eg.va_degree.to_numpy(dtype=float))
+        source["sk"] = 1e15  # an ideal voltage source, like pandapower's ext_grid
+
+        gen = initialize_array(DatasetType.input, ComponentType.sym_gen, n)
+        gen["id"] = np.arange(next_id, next_id + n)
+        gen["node"] = np.arange(n)
+        gen["status"] = 1
+        gen["type"] = LoadGenType.const_power
+        gen["p_specified"] = 0.0
+        gen["q_specified"] = 0.0
+        self._gen_ids = gen["id"].copy()
+        self.model = PowerGridModel(
+            {
+                ComponentType.node: node,
+                ComponentType.line: line,
+                ComponentType.transformer: trafo,
+                ComponentType.source: source,
+                ComponentType.sym_gen: gen,
+            },
+            system_frequency=float(getattr(net, "f_hz", 50.0)),
+        )
+        is_d = grid.node_layer >= 0
+        self._branch_is_d = np.concatenate([is_d[lf] | is_d[lt], is_d[tl]])
+        vmin = net.bus.min_vm_pu if "min_vm_pu" in net.bus else None
+        vmax = net.bus.max_vm_pu if "max_vm_pu" in net.bus else None
+        buses = grid.node_bus
+        self.node_vmin = (
+            vmin.loc[buses].fillna(0.9).to_numpy(float) if vmin is not None else np.full(n, 0.9)
+        )
+        self.node_vmax = (
+            vmax.loc[buses].fillna(1.1).to_numpy(float) if vmax is not None else np.full(n, 1.1)
+        )
+        self.node_is_d = is_d
+
+    def run(self, p_mw: np.ndarray, q_mvar: np.ndarray, threads: int = 1) -> AcResult:
+        """AC power flow for every period; ``p_mw``, ``q_mvar`` are node injections (N, T)."""
+        T = p_mw.shape[1]
+        upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
+        upd["id"] = self._gen_ids
+        upd["p_specified"] = p_mw.T * 1e6
+        upd["q_specified"] = q_mvar.T * 1e6
+        out = self.model.calculate_power_flow(
+            update_data={ComponentType.sym_gen: upd},
+            calculation_method=CalculationMethod.newton_raphson,
+            threading=threads,
+            max_iterations=30,
+            error_tolerance=1e-8,
+        )
+        loading = np.hstack(
+            [out[ComponentType.line]["loading"], out[ComponentType.transformer]["loading"]]
+        )
+        return AcResult(
+            vm_pu=out[ComponentType.node]["u_pu"],
+            branch_loading=loading,
+            branch_rating_mva=np.concatenate([self._line_rating, self._trafo_rating]),
+            branch_is_distribution=self._branch_is_d,
+            node_vmin=self.node_vmin,
+            node_vmax=self.node_vmax,
+            node_is_distribution=self.node_is_d,
+            dt_h=self.dt_h,
+            converged=np.ones(T, dtype=bool),
+        )
