@@ -8,6 +8,8 @@ what a market, bid or grid is.
 from __future__ import annotations
 
 import enum
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +18,26 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = highspy.kHighsInf
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A Highs instance. The first one of a process prints a banner on the C-level stdout,
+    which would corrupt machine-readable output (``--json``): send it to /dev/null."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    _BANNER_SHOWN = True
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 class Status(enum.StrEnum):
@@ -137,7 +159,7 @@ def solve(
     model.a_matrix_.start_ = a.indptr
     model.a_matrix_.index_ = a.indices
     model.a_matrix_.value_ = a.data
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("presolve", "on" if presolve else "off")

@@ -35,6 +35,9 @@ class MarketSpec:
     voltage: bool = True  # voltage band in modelled feeders
     d_thermal: bool = True  # thermal limits in modelled feeders
     root_vm_pu: np.ndarray | None = None  # (n_feeders, T) forecast root voltage; 1.0 if None
+    # per feeder (n, T): AC minus LinDistFlow squared voltage at the forecast point, so that
+    # the linear model is exact there (None: uncalibrated)
+    v2_offset: tuple[np.ndarray, ...] | None = None
     tdi_schedule_mw: dict[int, np.ndarray] = field(default_factory=dict)  # feeder -> (T,)
     time_limit_s: float = 300.0
 
@@ -136,9 +139,7 @@ def define_transmission(c: _Ctx) -> None:
     rows = np.concatenate([r_theta, r_bid])
     cols = np.concatenate([c_theta, c.x[on]])
     vals = np.concatenate([v_theta, -b.direction[on].astype(float)])
-    c.lp.add_constraints(
-        "Trans-nodal_balance", rows, cols, vals, nn * T, rhs.ravel(), rhs.ravel()
-    )
+    c.lp.add_constraints("Trans-nodal_balance", rows, cols, vals, nn * T, rhs.ravel(), rhs.ravel())
     # price of an injection at node m: -dual of its transmission node's row
     node_rows = np.full(scn.grid.n_nodes, -1)
     has = pos_ns[t_index[tdi]] >= 0
@@ -241,8 +242,10 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         pen = scn.config.penalties.voltage_eur_per_pu2h * c.dt
         s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
         idx = np.arange(nb * T)
-        vmax2 = np.repeat(f.vmax_pu[br] ** 2, T)
-        vmin2 = np.repeat(f.vmin_pu[br] ** 2, T)
+        margin = scn.config.d_voltage_margin_pu
+        off = c.spec.v2_offset[fpos][br] if c.spec.v2_offset is not None else np.zeros((nb, T))
+        vmax2 = ((f.vmax_pu[br] - margin) ** 2)[:, None] - off
+        vmin2 = ((f.vmin_pu[br] + margin) ** 2)[:, None] - off
         for nm, sign, lo, hi in (
             ("voltage_max", -1.0, -INF, vmax2),
             ("voltage_min", 1.0, vmin2, INF),
@@ -253,8 +256,8 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
                 np.concatenate([v.ravel(), s]),
                 np.concatenate([np.ones(nb * T), np.full(nb * T, sign)]),
                 nb * T,
-                lo,
-                hi,
+                np.ravel(lo),
+                np.ravel(hi),
             )
     if c.spec.d_thermal:
         finite = np.isfinite(f.rating_mva[br])
@@ -320,9 +323,7 @@ def define_der_coupling(c: _Ctx) -> None:
         prev = np.ones((ns, T), dtype=bool)
         prev[:, 0] = False
         ri, ti = np.nonzero(prev)
-        rows = np.concatenate(
-            [np.arange(ns * T), ri * T + ti, pos[b.der[k]] * T + b.period[k]]
-        )
+        rows = np.concatenate([np.arange(ns * T), ri * T + ti, pos[b.der[k]] * T + b.period[k]])
         cols = np.concatenate([soc.ravel(), soc[ri, ti - 1], c.x[k]])
         vals = np.concatenate([np.ones(ns * T), -np.ones(len(ri)), coef])
         rhs = np.zeros((ns, T))
@@ -345,7 +346,7 @@ def define_der_coupling(c: _Ctx) -> None:
         )
 
 
-def clear_market(scn: Scenario, spec: MarketSpec, hook=None) -> Clearing:  # type: ignore[no-untyped-def]
+def clear_market(scn: Scenario, spec: MarketSpec, hook=None) -> Clearing:
     """Build, solve and extract one market clearing. ``hook(lp)`` may add constraints."""
     T = scn.periods
     c = _Ctx(scn, spec, LinearProgram(), np.zeros(0, dtype=int), T, scn.dt_h)
@@ -369,9 +370,22 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
     if not sol.has_solution:
         nan = np.full(T, np.nan)
         return Clearing(
-            sol.status, float("nan"), np.zeros(nb), c.spec.bids, nan, np.full((N, T), np.nan),
-            nan, float("nan"), float("nan"), lp.n_cols, lp.n_rows, lp.nnz, sol.build_s,
-            sol.solve_s, sol.message, c.dt,
+            sol.status,
+            float("nan"),
+            np.zeros(nb),
+            c.spec.bids,
+            nan,
+            np.full((N, T), np.nan),
+            nan,
+            float("nan"),
+            float("nan"),
+            lp.n_cols,
+            lp.n_rows,
+            lp.nnz,
+            sol.build_s,
+            sol.solve_s,
+            sol.message,
+            c.dt,
         )
     x = sol.x
 
@@ -402,7 +416,20 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
     overload = sum(float(block(k).sum()) for k in lp.variables if k.endswith("overload"))
     vslack = sum(float(block(k).sum()) for k in lp.variables if k.endswith("voltage_slack"))
     return Clearing(
-        sol.status, sol.objective, accepted, c.spec.bids, bal_price, node_price, unmet,
-        overload, vslack, lp.n_cols, lp.n_rows, lp.nnz, sol.build_s, sol.solve_s, sol.message,
+        sol.status,
+        sol.objective,
+        accepted,
+        c.spec.bids,
+        bal_price,
+        node_price,
+        unmet,
+        overload,
+        vslack,
+        lp.n_cols,
+        lp.n_rows,
+        lp.nnz,
+        sol.build_s,
+        sol.solve_s,
+        sol.message,
         c.dt,
     )

@@ -150,6 +150,8 @@ def _trafo_x_pu(net: pandapowerNet, sn_base: float = 1.0) -> pd.Series:
     vn_hv_bus = net.bus.vn_kv.loc[tr.hv_bus].to_numpy()
     x = xk * sn_base / tr.sn_mva * (tr.vn_lv_kv / vn_lv_bus) ** 2 / tr.parallel
     steps = (tr.tap_pos.fillna(0) - tr.tap_neutral.fillna(0)) * tr.tap_step_percent.fillna(0) / 100
+    if "tap_changer_type" in tr:  # pandapower ignores tap_pos without a tap changer type
+        steps = steps.where(tr.tap_changer_type.notna(), 0.0)
     hv_side = tr.tap_side.fillna("hv") == "hv"
     vn_hv = np.where(hv_side, tr.vn_hv_kv * (1 + steps), tr.vn_hv_kv)
     vn_lv = np.where(hv_side, tr.vn_lv_kv, tr.vn_lv_kv * (1 + steps))

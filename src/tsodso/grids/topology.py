@@ -97,5 +97,7 @@ def root_tree(root: int, nodes: np.ndarray, edges: np.ndarray) -> RadialTree:
             queue.append(m)
     if len(order) != len(node_set):
         missing = sorted(node_set - set(pos))[:10]
-        raise NotRadialError(f"{len(node_set) - len(order)} nodes not reached from {root}: {missing}")
+        raise NotRadialError(
+            f"{len(node_set) - len(order)} nodes not reached from {root}: {missing}"
+        )
     return RadialTree(np.array(order), np.array(parent), np.array(branch))

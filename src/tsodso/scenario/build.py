@@ -16,7 +16,7 @@ import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
-from tsodso.grids.sources import ElementProfiles, load_net, window_profiles
+from tsodso.grids.sources import ElementProfiles, GridSourceError, load_net, window_profiles
 from tsodso.scenario.config import ScenarioConfig
 from tsodso.scenario.domain import (
     COUPLING_NONE,
@@ -125,7 +125,9 @@ def _add_synthetic(
     for i, nd in enumerate(nodes[rng.random(len(nodes)) < mix.battery_share]):
         p, e = mix.battery_mw, mix.battery_mw * mix.battery_hours
         z = np.zeros(t_all)[window]
-        rows.add(f"bat-{i}", "battery", int(nd), z, z + p, z + p, COUPLING_STORAGE, e, 0.5 * e, True)
+        rows.add(
+            f"bat-{i}", "battery", int(nd), z, z + p, z + p, COUPLING_STORAGE, e, 0.5 * e, True
+        )
     ev_nodes = nodes[rng.random(len(nodes)) < mix.ev_share]
     arr, dep = _ev_window(rng, len(ev_nodes))
     for i, nd in enumerate(ev_nodes):
@@ -137,7 +139,13 @@ def _add_synthetic(
         up = -base  # can delay what it would charge
         down = np.where(present, mix.ev_mw + base, 0.0)  # can charge more while present
         rows.add(
-            f"ev-{i}", "ev", int(nd), base[window], up[window], down[window], COUPLING_SHIFT,
+            f"ev-{i}",
+            "ev",
+            int(nd),
+            base[window],
+            up[window],
+            down[window],
+            COUPLING_SHIFT,
             synthetic=True,
         )
     flex = np.flatnonzero(dist_load & (rng.random(len(net.load)) < mix.flex_load_share))
@@ -146,9 +154,7 @@ def _add_synthetic(
         share = mix.flex_load_fraction * np.maximum(lp[:, j], 0.0)
         if share.max() < MIN_BID_MW:
             continue
-        rows.add(
-            f"load-{net.load.index[j]}", "flex_load", int(load_node[j]), -share, share, share
-        )
+        rows.add(f"load-{net.load.index[j]}", "flex_load", int(load_node[j]), -share, share, share)
 
 
 def _build_ders(
@@ -210,7 +216,9 @@ def bids_from_ders(ders: DerTable) -> BidTable:
         d, t = np.nonzero(cap > MIN_BID_MW)
         parts.append((d, np.full(len(d), direction), t, cap[d, t], price[d]))
     der = np.concatenate([p[0] for p in parts])
-    order = np.lexsort((np.concatenate([p[2] for p in parts]), -np.concatenate([p[1] for p in parts]), der))
+    order = np.lexsort(
+        (np.concatenate([p[2] for p in parts]), -np.concatenate([p[1] for p in parts]), der)
+    )
     cat = [np.concatenate([p[i] for p in parts])[order] for i in range(5)]
     return BidTable(
         der=cat[0],
@@ -270,7 +278,7 @@ def _set_daily_taps(
     sign = np.where(tr.tap_side.fillna("hv").to_numpy() == "hv", 1.0, -1.0)
     for _ in range(rounds):
         vm = AcModel(net, grid).run(p, q).vm_pu
-        v = np.median(vm[:, lv], axis=0)
+        v = np.nan_to_num(np.nanmedian(vm[:, lv], axis=0), nan=1.0) if len(vm) else np.ones(len(lv))
         delta = np.where(step > 0, np.round(sign * (v - setpoint) / np.where(step > 0, step, 1)), 0)
         if not delta.any():
             break
@@ -282,6 +290,12 @@ def _set_daily_taps(
 def build_scenario(cfg: ScenarioConfig) -> Scenario:
     """Build the scenario ``cfg`` describes (deterministic for a given config)."""
     net = _scale_ratings(load_net(cfg.grid), cfg)
+    if "gen" in net and net.gen.in_service.astype(bool).any():
+        raise GridSourceError(
+            f"grid {cfg.grid!r} has {int(net.gen.in_service.sum())} voltage-controlled "
+            "generators (pandapower 'gen'); scenario grids take loads, static generators and "
+            "external grids only (simbench grids, case33bw, CIGRE MV)"
+        )
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
     window = slice(cfg.first_period, cfg.first_period + cfg.periods)
     full = window_profiles(net, cfg.day, 0, 96)
@@ -312,6 +326,8 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
     share[demand.index.to_numpy()] = demand.to_numpy()
     share = share / share.sum() if share.sum() > 0 else np.full(n, 1.0 / n)
     net = _set_daily_taps(net, grid, p0 - np.outer(share, imbalance), q0)
+    # taps change transformer reactances in the DC model: rebuild (same nodes and feeders)
+    grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
     return Scenario(
         config=cfg,
         net=net,

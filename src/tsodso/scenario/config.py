@@ -76,6 +76,9 @@ class ScenarioConfig(_Strict):
     t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission branch ratings")
     d_rating_scale: float = Field(1.0, gt=0, description="factor on distribution line ratings")
     transmission_min_kv: float = Field(60.0, gt=0, description="nodes at or above are TSO grid")
+    d_voltage_margin_pu: float = Field(
+        0.005, ge=0, le=0.05, description="DSO security margin inside the voltage band (pu)"
+    )
     imbalance_std_mw: float = Field(25.0, ge=0, description="std. dev. of the TSO imbalance (MW)")
     aggregators: int = Field(4, ge=1, description="number of aggregators (DERAs)")
     ders: DerMix = DerMix()
@@ -146,7 +149,7 @@ def load_config(spec: str) -> ScenarioConfig:
                 str(path), [f"preset = {preset!r}: expected one of {sorted(PRESETS)}"]
             )
         base = dict(PRESETS[preset])
-    base.setdefault("name", path.stem)
+    base["name"] = path.stem  # a file names its scenario unless it says otherwise
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key] = {**base[key], **value}

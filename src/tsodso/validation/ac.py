@@ -43,25 +43,33 @@ class AcResult:
     node_vmax: np.ndarray
     node_is_distribution: np.ndarray
     dt_h: float
-    converged: np.ndarray  # (T,) bool
+    converged: np.ndarray  # (T,) bool; results of unconverged periods are not counted
+
+    def __post_init__(self) -> None:
+        # a period whose power flow diverged says nothing about limits: blank it out
+        bad = ~self.converged
+        if bad.any():
+            self.vm_pu[bad] = np.nan
+            self.branch_loading[bad] = np.nan
 
     def overload_mwh(self, distribution: bool | None = None) -> float:
         """Energy above rating, sum over branches and periods (MVA taken as MW, pf ~ 1)."""
-        over = np.maximum(self.branch_loading - 1.0, 0.0) * self.branch_rating_mva
+        over = np.nan_to_num(np.maximum(self.branch_loading - 1.0, 0.0)) * self.branch_rating_mva
         if distribution is not None:
             over = over[:, self.branch_is_distribution == distribution]
         return float(over.sum() * self.dt_h)
 
     def voltage_violations(self, distribution: bool | None = None) -> int:
         """Node-intervals outside the node's voltage band."""
-        bad = (self.vm_pu < self.node_vmin - 1e-9) | (self.vm_pu > self.node_vmax + 1e-9)
+        with np.errstate(invalid="ignore"):
+            bad = (self.vm_pu < self.node_vmin - 1e-6) | (self.vm_pu > self.node_vmax + 1e-6)
         if distribution is not None:
             bad = bad[:, self.node_is_distribution == distribution]
         return int(bad.sum())
 
     def max_voltage_deviation_pu(self) -> float:
-        up = self.vm_pu - self.node_vmax
-        dn = self.node_vmin - self.vm_pu
+        up = np.nan_to_num(self.vm_pu - self.node_vmax, nan=0.0)
+        dn = np.nan_to_num(self.node_vmin - self.vm_pu, nan=0.0)
         return float(max(up.max(initial=0.0), dn.max(initial=0.0)))
 
 
@@ -148,14 +156,15 @@ class AcModel:
         gen["p_specified"] = 0.0
         gen["q_specified"] = 0.0
         self._gen_ids = gen["id"].copy()
+        data = {
+            ComponentType.node: node,
+            ComponentType.line: line,
+            ComponentType.transformer: trafo,
+            ComponentType.source: source,
+            ComponentType.sym_gen: gen,
+        }
         self.model = PowerGridModel(
-            {
-                ComponentType.node: node,
-                ComponentType.line: line,
-                ComponentType.transformer: trafo,
-                ComponentType.source: source,
-                ComponentType.sym_gen: gen,
-            },
+            {k: v for k, v in data.items() if len(v)},
             system_frequency=float(getattr(net, "f_hz", 50.0)),
         )
         is_d = grid.node_layer >= 0
@@ -184,10 +193,17 @@ class AcModel:
             threading=threads,
             max_iterations=30,
             error_tolerance=1e-8,
+            continue_on_batch_error=True,
         )
-        loading = np.hstack(
-            [out[ComponentType.line]["loading"], out[ComponentType.transformer]["loading"]]
-        )
+        converged = np.ones(T, dtype=bool)
+        failure = self.model.batch_error
+        if failure is not None:
+            converged[np.asarray(failure.failed_scenarios, dtype=int)] = False
+        parts = [
+            out[k]["loading"] if k in out else np.zeros((T, 0))
+            for k in (ComponentType.line, ComponentType.transformer)
+        ]
+        loading = np.hstack(parts)
         return AcResult(
             vm_pu=out[ComponentType.node]["u_pu"],
             branch_loading=loading,
@@ -197,5 +213,5 @@ class AcModel:
             node_vmax=self.node_vmax,
             node_is_distribution=self.node_is_d,
             dt_h=self.dt_h,
-            converged=np.ones(T, dtype=bool),
+            converged=converged,
         )

@@ -1,0 +1,305 @@
+"""The ``tsodso`` command line (an edge: it imports the core, never the reverse).
+
+Commands: ``compare`` (run models on one scenario, print a KPI table or JSON), ``models``
+(list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest).
+User mistakes exit with status 2 and one message listing every problem; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tsodso.coordination.catalogue import CATALOGUE
+from tsodso.grids.sources import GridSourceError
+from tsodso.kpi.metrics import KPI_KEYS
+from tsodso.scenario.config import ScenarioConfigError, load_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run and compare TSO-DSO coordination models on a coupled T+D scenario.",
+)
+# a wide console when piped, so tables are not cut to 80 columns
+err = Console(stderr=True)
+out = Console() if sys.stdout.isatty() else Console(width=220)
+
+ScenarioOpt = Annotated[
+    str, typer.Option("--scenario", "-s", help="preset name (default, small) or a TOML file")
+]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _resolve_models(spec: str) -> list[str]:
+    if spec.strip() == "all":
+        return list(CATALOGUE)
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [i for i in ids if i not in CATALOGUE]
+    if not ids:
+        _fail("--models is empty: expected 'all' or comma-separated model ids")
+    if unknown:
+        _fail(
+            f"unknown model id(s): {', '.join(unknown)}; expected 'all' or ids from "
+            "`tsodso models` (e.g. smartnet-a, smartnet-d)"
+        )
+    return ids
+
+
+def _load_scenario(spec: str, quiet: bool):
+    from tsodso.scenario.build import build_scenario
+
+    try:
+        cfg = load_config(spec)
+    except ScenarioConfigError as e:
+        _fail(str(e))
+    with (
+        err.status(
+            f"building scenario {cfg.name!r} (first build of a grid is cached)", spinner="dots"
+        )
+        if not quiet
+        else _Null()
+    ):
+        try:
+            return build_scenario(cfg)
+        except GridSourceError as e:
+            _fail(f"scenario {spec}: field grid: {e}")
+    return None  # unreachable
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=disable,
+        transient=True,
+    )
+
+
+def _run_models(scn, ids: list[str], quiet: bool):
+    from tsodso.pipeline import UnsupportedModel, prepare, run_model
+
+    prep = prepare(scn)
+    results: list[dict[str, Any]] = []
+    with _progress(quiet) as prog:
+        task = prog.add_task("clearing", total=len(ids))
+        for mid in ids:
+            prog.update(task, description=f"model {mid}")
+            try:
+                res = run_model(prep, mid)
+                entry: dict[str, Any] = {
+                    "model": mid,
+                    "family": res.model.mechanism.family,
+                    "status": str(res.outcome.status),
+                    "kpis": res.kpis,
+                }
+            except UnsupportedModel as e:
+                entry = {
+                    "model": mid,
+                    "family": CATALOGUE[mid].mechanism.family,
+                    "status": "unsupported",
+                    "message": str(e),
+                    "kpis": {},
+                }
+            results.append(entry)
+            prog.advance(task)
+    joint = [r for r in results if r["family"] == "joint" and r["kpis"]]
+    if joint:
+        ref = min(r["kpis"]["procurement_cost_eur"] for r in joint)
+        for r in results:
+            if r["kpis"]:
+                r["kpis"]["gap_to_joint_eur"] = round(r["kpis"]["procurement_cost_eur"] - ref, 2)
+    return results, prep
+
+
+def _scenario_summary(scn, prep) -> dict[str, Any]:
+    b = prep.baseline
+    return {
+        "name": scn.config.name,
+        "digest": scn.config.digest(),
+        "config": scn.config.model_dump(mode="json"),
+        "sizes": scn.sizes(),
+        "baseline": {
+            "overload_mwh": round(b.overload_mwh(), 3),
+            "overload_transmission_mwh": round(b.overload_mwh(distribution=False), 3),
+            "overload_distribution_mwh": round(b.overload_mwh(distribution=True), 3),
+            "voltage_violations": b.voltage_violations(),
+            "voltage_violations_distribution": b.voltage_violations(distribution=True),
+            "imbalance_mwh": round(float(abs(scn.imbalance_mw).sum() * scn.dt_h), 3),
+        },
+    }
+
+
+@app.command()
+def compare(
+    scenario: ScenarioOpt = "default",
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="'all' or comma-separated model ids")
+    ] = "smartnet-a,smartnet-d",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="also write comparison.json and .csv here")
+    ] = None,
+) -> None:
+    """Run coordination models on one scenario and compare their KPIs."""
+    ids = _resolve_models(models)
+    t0 = time.perf_counter()
+    scn = _load_scenario(scenario, quiet=as_json)
+    results, prep = _run_models(scn, ids, quiet=as_json)
+    doc = {
+        "scenario": _scenario_summary(scn, prep),
+        "results": results,
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+    }
+    if out_dir is not None:
+        import pandas as pd
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "comparison.json").write_text(json.dumps(doc, indent=2))
+        pd.DataFrame(
+            [{"model": r["model"], "status": r["status"], **r["kpis"]} for r in results]
+        ).to_csv(out_dir / "comparison.csv", index=False)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    _print_table(doc)
+
+
+def _print_table(doc: dict[str, Any]) -> None:
+    s = doc["scenario"]
+    sz, base = s["sizes"], s["baseline"]
+    out.print(
+        f"[bold]scenario[/] {s['name']} ({s['digest']}): {sz['buses']} buses, "
+        f"{sz['feeders']} feeders, {sz['ders']} DERs, {sz['bids']} bids, {sz['periods']} periods"
+    )
+    out.print(
+        f"[bold]uncoordinated day[/] (AC): transmission overload "
+        f"{base['overload_transmission_mwh']} MWh, distribution overload "
+        f"{base['overload_distribution_mwh']} MWh, distribution voltage violations "
+        f"{base['voltage_violations_distribution']} node-intervals, imbalance "
+        f"{base['imbalance_mwh']} MWh"
+    )
+    cols = [
+        ("procurement_cost_eur", "cost EUR", "{:,.0f}"),
+        ("tso_cost_eur", "TSO EUR", "{:,.0f}"),
+        ("dso_cost_eur", "DSO EUR", "{:,.0f}"),
+        ("social_welfare_eur", "welfare EUR", "{:,.0f}"),
+        ("unresolved_imbalance_mwh", "unmet MWh", "{:.1f}"),
+        ("overload_mwh", "overload MWh", "{:.1f}"),
+        ("voltage_violations", "V viol.", "{}"),
+        ("curtailment_mwh", "curtail MWh", "{:.0f}"),
+        ("messages", "msgs", "{}"),
+        ("message_bytes", "kB", "{}"),
+        ("wall_time_s", "time s", "{:.1f}"),
+    ]
+    table = Table(show_lines=False)
+    table.add_column("model")
+    table.add_column("status")
+    for _, head, _ in cols:
+        table.add_column(head, justify="right")
+    for r in doc["results"]:
+        k = r["kpis"]
+        row = [r["model"], r["status"]]
+        for key, _, fmt in cols:
+            if key not in k:
+                row.append("-")
+            elif key == "message_bytes":
+                row.append(f"{k[key] / 1000:,.0f}")
+            else:
+                row.append(fmt.format(k[key]))
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"total wall time {doc['wall_time_s']} s")
+
+
+@app.command("models")
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List every registered coordination model with its mechanism parameters."""
+    from tsodso.pipeline import runnable
+
+    rows = [{**m.as_dict(), "runnable": runnable(m)} for m in CATALOGUE.values()]
+    if as_json:
+        sys.stdout.write(json.dumps({"models": rows}, indent=2) + "\n")
+        return
+    table = Table()
+    for c in (
+        "id",
+        "region",
+        "family",
+        "operator",
+        "seq",
+        "d_constraints",
+        "d_path",
+        "priority",
+        "interface",
+        "runs",
+    ):
+        table.add_column(c)
+    for r in rows:
+        p = r["parameters"]
+        table.add_row(
+            r["id"],
+            r["region"],
+            r["family"],
+            p["operator_label"],
+            p["sequence"],
+            p["d_constraints"],
+            p["d_path"],
+            p["priority"],
+            p["interface"],
+            "yes" if r["runnable"] else "not yet",
+        )
+    out.print(table)
+
+
+@app.command()
+def run(
+    model: Annotated[str, typer.Option("--model", help="model id (see `tsodso models`)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for result tables")],
+    scenario: ScenarioOpt = "default",
+) -> None:
+    """Run one model and write its result tables (Parquet) and a manifest."""
+    from tsodso.pipeline import UnsupportedModel, prepare, run_model
+    from tsodso.report.tables import write_run
+
+    _resolve_models(model)
+    scn = _load_scenario(scenario, quiet=False)
+    prep = prepare(scn)
+    with err.status(f"running {model}", spinner="dots"):
+        try:
+            result = run_model(prep, model)
+        except UnsupportedModel as e:
+            _fail(str(e))
+    files = write_run(out_dir, scn, prep, result)
+    out.print(f"[bold]{model}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}")
+    for k in KPI_KEYS:
+        out.print(f"  {k:28s} {result.kpis[k]}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,168 @@
+"""Distribution filters of the central family (``d_constraints``): what the DSO lets through
+to a market that does not model distribution limits.
+
+- ``none``: everything passes;
+- ``static_prequal``: grid prequalification once for the day: a DER direction passes when
+  its full activation alone, in every period of the DSO's forecast, creates no new
+  violation and worsens no existing one;
+- ``traffic_light``: per feeder and period, green when the forecast keeps a margin to every
+  limit, yellow within the margin, red when violated; in yellow and red periods the bids
+  that would push a stressed limit further are blocked;
+- ``doe``: per feeder, period and direction, the largest common fraction of every offered
+  quantity that keeps the forecast within limits (or no worse than the forecast) when all
+  are activated together; each bid is clipped to it.
+
+The DSO's forecast is LinDistFlow of the baseline with the root voltage from the baseline
+AC power flow. Owns: the three filters and the messages they cause. Must not: clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.outcome import MarketContext
+from tsodso.exchange.messages import DSO, MessageLog
+from tsodso.grids.distflow import FeederState, lindistflow, sensitivities
+from tsodso.scenario.domain import BidTable
+
+VOLTAGE_MARGIN_PU = 0.005
+THERMAL_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    caps_mw: np.ndarray  # new q_max per bid (0 = blocked)
+    discarded_mwh: float
+
+
+def _excess(f, st: FeederState, margin_v: float, margin_th: float) -> tuple[np.ndarray, ...]:
+    """Distance beyond the (margin-tightened) limits: over-voltage, under-voltage (pu^2),
+    thermal (MW), each (n, T); positive = stressed."""
+    vmax2 = (f.vmax_pu - margin_v)[:, None] ** 2
+    vmin2 = (f.vmin_pu + margin_v)[:, None] ** 2
+    over = st.v2 - vmax2
+    under = vmin2 - st.v2
+    rating = np.where(np.isfinite(f.rating_mva), f.rating_mva, 1e9)[:, None] * (1 - margin_th)
+    pmax = np.sqrt(np.maximum(rating**2 - st.q_flow**2, 0.0))
+    th = np.abs(st.p_flow) - pmax
+    over[0] = under[0] = th[0] = -np.inf
+    return over, under, th
+
+
+def _worsens(dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple) -> np.ndarray:
+    """(n_local_nodes, T) bool: a unit up-injection at each node worsens a stressed limit.
+    A down-injection worsens where the negated effect does."""
+    over, under, th = stressed
+    # dv2[:, j] > 0 raises voltages; dflow[b, j] * sign(P_b) > 0 raises |P_b|
+    up_over = (dv2.T > 1e-12).astype(float) @ (over > 0).astype(float) > 0
+    up_under = (dv2.T < -1e-12).astype(float) @ (under > 0).astype(float) > 0
+    s = np.sign(pflow) * (th > 0)
+    up_th = (dflow.T @ s) > 1e-12
+    return up_over | up_under | up_th
+
+
+def _down_worsens(
+    dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple
+) -> np.ndarray:
+    return _worsens(-dv2, -dflow, pflow, stressed)
+
+
+def apply_filter(
+    ctx: MarketContext, mech: Mechanism, bids: BidTable, log: MessageLog, receiver: str
+) -> FilterResult:
+    """Caps for ``bids`` under ``mech.d_constraints``; records the DSO's messages."""
+    mode = mech.d_constraints
+    caps = bids.q_max_mw.copy()
+    if mode in ("none", "full", "interface_aggregate"):
+        return FilterResult(caps, 0.0)
+    scn = ctx.scn
+    p = scn.node_p0_mw
+    q = scn.node_q0_mvar
+    layer = scn.grid.node_layer[bids.node]
+    for fpos, f in enumerate(scn.grid.feeders):
+        in_f = np.flatnonzero(layer == fpos)
+        st = lindistflow(f, p[f.nodes], q[f.nodes], ctx.root_vm_pu[fpos])
+        st = FeederState(st.v2 + ctx.v2_offset[fpos], st.p_flow, st.q_flow)
+        dv2, dfl = sensitivities(f)
+        local = np.full(scn.grid.n_nodes, -1)
+        local[f.nodes] = np.arange(f.n)
+        j = local[bids.node[in_f]]
+        t = bids.period[in_f]
+        up = bids.direction[in_f] > 0
+        if mode == "traffic_light":
+            stressed = _excess(f, st, VOLTAGE_MARGIN_PU, THERMAL_MARGIN)
+            violated = _excess(f, st, 0.0, 0.0)
+            w_up = _worsens(dv2, dfl, st.p_flow, stressed)
+            w_dn = _down_worsens(dv2, dfl, st.p_flow, stressed)
+            block = np.where(up, w_up[j, t], w_dn[j, t])
+            caps[in_f[block]] = 0.0
+            colour = np.where(
+                np.any([(v > 0).any(0) for v in violated], axis=0),
+                2,
+                np.where(np.any([(v > 0).any(0) for v in stressed], axis=0), 1, 0),
+            )
+            log.send(
+                "traffic_light", DSO, receiver, "traffic_light", {"feeder": f.id, "colour": colour}
+            )
+        elif mode == "static_prequal":
+            base = _excess(f, st, 0.0, 0.0)
+            dq = bids.q_max_mw[in_f] * np.where(up, 1.0, -1.0)
+            der = bids.der[in_f]
+            fail = np.zeros(len(in_f), dtype=bool)
+            over, under, th = base
+            for delta, ex in (
+                (dv2[:, j] * dq, over),
+                (-dv2[:, j] * dq, under),
+                (np.sign(st.p_flow[:, t]) * dfl[:, j] * dq, th),
+            ):
+                new = ex[:, t] + delta
+                fail |= ((delta > 1e-9) & (new > 1e-9)).any(axis=0)
+            # static: a DER direction fails for the whole day if it fails in any period
+            key = der * 2 + up
+            failed_keys = np.unique(key[fail])
+            block = np.isin(key, failed_keys)
+            caps[in_f[block]] = 0.0
+            log.send(
+                "prequalification",
+                DSO,
+                receiver,
+                "prequalification",
+                {"feeder": f.id, "der": scn.ders.id[np.unique(der[block])]},
+            )
+        elif mode == "doe":
+            base = _excess(f, st, 0.0, 0.0)
+            for direction in (1, -1):
+                m = bids.direction[in_f] == direction
+                if not m.any():
+                    continue
+                inj = np.zeros((f.n, scn.periods))
+                np.add.at(inj, (j[m], t[m]), direction * bids.q_max_mw[in_f[m]])
+                dv = dv2 @ inj
+                dfp = dfl @ inj
+                lam = np.ones(scn.periods)
+                over, under, th = base
+                for delta, ex in (
+                    (dv, over),
+                    (-dv, under),
+                    (np.sign(st.p_flow) * dfp, th),
+                ):
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        room = np.where(ex < 0, -ex / delta, 0.0)
+                    limit = np.where(delta > 1e-12, room, np.inf)
+                    lam = np.minimum(lam, limit.min(axis=0))
+                lam = np.clip(lam, 0.0, 1.0)
+                caps[in_f[m]] = bids.q_max_mw[in_f[m]] * lam[t[m]]
+                log.send(
+                    "doe",
+                    DSO,
+                    receiver,
+                    "doe",
+                    {"feeder": f.id, "direction": direction, "limit_mw": np.abs(inj).sum(0) * lam},
+                )
+        else:
+            raise ValueError(f"unknown d_constraints {mode!r}")
+    discarded = float((bids.q_max_mw - caps).sum()) * scn.dt_h
+    return FilterResult(caps, discarded)

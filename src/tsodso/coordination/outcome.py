@@ -1,0 +1,194 @@
+"""What a coordination model hands back, and the pieces every family shares: the market
+context, per-step records, pricing of accepted bids, and the standard actor messages.
+
+Owns: ``MarketContext``, ``ModelOutcome`` and helpers used by several families.
+Must not: run the AC check or compute KPIs (pipeline and kpi do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tsodso.clearing.lp import Status
+from tsodso.clearing.market import Clearing, MarketSpec
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.exchange.messages import MessageLog
+from tsodso.scenario.domain import BidTable, Scenario
+
+
+@dataclass(frozen=True)
+class MarketContext:
+    """A scenario plus what the operators forecast before any market: root voltages of
+    each feeder per period from the baseline AC power flow, and the offset that calibrates
+    each DSO's LinDistFlow model to that AC forecast (exact at the baseline)."""
+
+    scn: Scenario
+    root_vm_pu: np.ndarray  # (n_feeders, T)
+    v2_offset: tuple[np.ndarray, ...]  # per feeder (n, T): AC minus LinDistFlow at forecast
+    time_limit_s: float = 300.0
+
+    def spec(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketSpec:
+        """A MarketSpec for ``bids`` with the needs of ``mech`` unless overridden."""
+        needs = set(mech.needs)
+        base: dict[str, object] = {
+            "bids": bids,
+            "balance": "balancing" in needs,
+            "transmission": "t_congestion" in needs,
+            "feeders": (),
+            "voltage": "voltage" in needs,
+            "d_thermal": "d_congestion" in needs,
+            "root_vm_pu": self.root_vm_pu,
+            "v2_offset": self.v2_offset,
+            "time_limit_s": self.time_limit_s,
+        }
+        base.update(kw)
+        return MarketSpec(**base)  # type: ignore[arg-type]
+
+    @property
+    def all_feeders(self) -> tuple[int, ...]:
+        return tuple(range(len(self.scn.grid.feeders)))
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One clearing inside a model run."""
+
+    name: str
+    operator: str
+    status: str
+    objective_eur: float
+    n_variables: int
+    n_constraints: int
+    nnz: int
+    build_s: float
+    solve_s: float
+
+    @classmethod
+    def of(cls, name: str, operator: str, c: Clearing) -> StepRecord:
+        return cls(
+            name,
+            operator,
+            str(c.status),
+            c.objective_eur,
+            c.n_variables,
+            c.n_constraints,
+            c.nnz,
+            c.build_s,
+            c.solve_s,
+        )
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """Accepted flexibility (per scenario bid), who pays what, and how it was reached."""
+
+    status: Status
+    accepted_mw: np.ndarray  # per bid of scn.bids
+    payments_eur: np.ndarray  # per bid of scn.bids, what the provider is paid
+    unmet_imbalance_mw: np.ndarray  # (T,)
+    tso_cost_eur: float
+    dso_cost_eur: float
+    messages: MessageLog
+    steps: tuple[StepRecord, ...]
+    iterations: int = 1
+    discarded_mwh: float = 0.0  # offered but made unusable by filters, DOEs or rules
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def procurement_cost_eur(self) -> float:
+        return float(self.payments_eur.sum())
+
+
+def worst_status(*statuses: Status) -> Status:
+    order = [Status.ERROR, Status.INFEASIBLE, Status.UNBOUNDED, Status.TIME_LIMIT]
+    for s in order:
+        if s in statuses:
+            return s
+    return Status.OPTIMAL
+
+
+def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values of a sub-table (rows ``index`` of a table of ``n``) back onto the full table."""
+    out = np.zeros(n)
+    out[index] += values
+    return out
+
+
+def payments(c: Clearing, pricing: str) -> np.ndarray:
+    """What each bid of ``c.bids`` is paid (EUR) under a pricing rule.
+
+    pay_as_bid: own price; pay_as_clear: the highest accepted price of the same direction
+    and period; nodal: the LMP/DLMP of its node times its signed quantity."""
+    b, q, dt = c.bids, c.accepted_mw, c.dt_h
+    if pricing == "pay_as_bid":
+        return q * b.price_eur_per_mwh * dt
+    if pricing == "pay_as_clear":
+        acc = q > 1e-6
+        key = (b.direction > 0).astype(int) * 100000 + b.period
+        clear = np.zeros(len(b))
+        for k in np.unique(key[acc]):
+            m = key == k
+            clear[m] = b.price_eur_per_mwh[m & acc].max()
+        return q * clear * dt
+    if pricing == "nodal":
+        lmp = c.node_price_eur_per_mwh[b.node, b.period]
+        return np.nan_to_num(q * b.direction * lmp * dt)
+    raise ValueError(f"unknown pricing {pricing!r}")
+
+
+def send_bids(log: MessageLog, step: str, scn: Scenario, bids: BidTable, receiver: str) -> None:
+    """Each aggregator sends its bids for the day to ``receiver`` in one message."""
+    for a in np.unique(bids.aggregator):
+        m = bids.aggregator == a
+        log.send(
+            step,
+            scn.aggregator_names[a],
+            receiver,
+            "bids",
+            {
+                "der": scn.ders.id[bids.der[m]],
+                "direction": bids.direction[m],
+                "period": bids.period[m],
+                "q_max_mw": bids.q_max_mw[m],
+                "price": bids.price_eur_per_mwh[m],
+            },
+        )
+
+
+def send_activations(
+    log: MessageLog, step: str, scn: Scenario, bids: BidTable, accepted: np.ndarray, sender: str
+) -> None:
+    """Per period, the operator sends each aggregator its accepted quantities."""
+    acc = accepted > 1e-6
+    for t in np.unique(bids.period[acc]):
+        for a in np.unique(bids.aggregator[acc & (bids.period == t)]):
+            m = acc & (bids.period == t) & (bids.aggregator == a)
+            log.send(
+                step,
+                sender,
+                scn.aggregator_names[a],
+                "activation",
+                {
+                    "der": scn.ders.id[bids.der[m]],
+                    "direction": bids.direction[m],
+                    "q_mw": accepted[m],
+                },
+                period=int(t),
+            )
+
+
+def feeder_model_payload(scn: Scenario, fpos: int) -> dict[str, np.ndarray]:
+    """The distribution network data a DSO shares for one feeder."""
+    f = scn.grid.feeders[fpos]
+    return {
+        "node": scn.grid.node_bus[f.nodes],
+        "parent": f.parent,
+        "r_pu": f.r_pu,
+        "x_pu": f.x_pu,
+        "rating_mva": np.where(np.isfinite(f.rating_mva), f.rating_mva, -1.0),
+        "vmin": f.vmin_pu,
+        "vmax": f.vmax_pu,
+        "p_forecast_mw": scn.node_p0_mw[f.nodes],
+    }

@@ -1,0 +1,101 @@
+"""The command line against its contract (shapes of --json, files of run --out, errors)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tsodso.cli.main import app
+from tsodso.kpi.metrics import KPI_KEYS
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def compare_small() -> dict:  # type: ignore[type-arg]
+    res = runner.invoke(app, ["compare", "--scenario", "small", "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_compare_json_shape(compare_small: dict) -> None:  # type: ignore[type-arg]
+    doc = compare_small
+    assert set(doc) >= {"scenario", "results"}
+    assert doc["scenario"]["sizes"]["feeders"] >= 10
+    assert [r["model"] for r in doc["results"]] == ["smartnet-a", "smartnet-d"]
+    for r in doc["results"]:
+        assert r["status"] == "optimal"
+        assert set(KPI_KEYS) <= set(r["kpis"])
+
+
+def test_central_shows_distribution_violations_joint_fixes_them(compare_small: dict) -> None:  # type: ignore[type-arg]
+    k = {r["model"]: r["kpis"] for r in compare_small["results"]}
+    central, joint = k["smartnet-a"], k["smartnet-d"]
+    assert central["voltage_violations"] > 100
+    assert joint["voltage_violations"] <= 0.05 * central["voltage_violations"]
+    # both resolve the TSO's needs
+    assert central["overload_transmission_mwh"] == 0 and joint["overload_transmission_mwh"] == 0
+    assert central["unresolved_imbalance_mwh"] == 0 and joint["unresolved_imbalance_mwh"] == 0
+    # respecting distribution limits costs more, and the DSO pays the increment
+    assert joint["procurement_cost_eur"] > central["procurement_cost_eur"]
+    assert joint["dso_cost_eur"] > 0 and central["dso_cost_eur"] == 0
+    assert joint["social_welfare_eur"] > central["social_welfare_eur"]
+    # the common market needs distribution network data at the platform
+    assert joint["d_network_data_holders"] == 2 and central["d_network_data_holders"] == 1
+
+
+def test_models_json_lists_the_catalogue() -> None:
+    res = runner.invoke(app, ["models", "--json"])
+    assert res.exit_code == 0
+    rows = json.loads(res.stdout)["models"]
+    assert len(rows) == 34
+    assert len({r["id"] for r in rows}) == 34
+    for r in rows:
+        assert r["source"] and r["region"] in {"EU", "GB", "AU", "NA"}
+        assert {"operator", "sequence", "d_constraints", "d_path", "priority", "interface"} <= set(
+            r["parameters"]
+        )
+
+
+def test_run_writes_tables_and_manifest(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app, ["run", "--model", "smartnet-a", "--scenario", "small", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["solver"]["status"] == "optimal"
+    assert manifest["seed"] == 7 and len(manifest["scenario"]["digest"]) == 16
+    assert manifest["versions"]["highspy"]
+    act = pd.read_parquet(tmp_path / "activations.parquet")
+    assert len(act) > 0 and (act.accepted_mw > 0).all()
+    msgs = pd.read_parquet(tmp_path / "messages.parquet")
+    assert set(msgs.kind) >= {"bids", "activation"}
+
+
+def test_unknown_model_is_one_clear_message() -> None:
+    res = runner.invoke(app, ["compare", "--models", "smartnet-a,nope,also-nope"])
+    assert res.exit_code == 2
+    assert "nope" in res.output and "also-nope" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_bad_scenario_file_lists_every_problem(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text("grid = 3\nperiods = 0\n[penalties]\nimbalance_eur_per_mwh = -5\n")
+    res = runner.invoke(app, ["compare", "--scenario", str(f)])
+    assert res.exit_code == 2
+    for field in ("grid", "periods", "penalties.imbalance_eur_per_mwh"):
+        assert field in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unknown_grid_is_a_clear_message(tmp_path: Path) -> None:
+    f = tmp_path / "g.toml"
+    f.write_text('grid = "pandapower:no_such_case"\n')
+    res = runner.invoke(app, ["compare", "--scenario", str(f)])
+    assert res.exit_code == 2
+    assert "no_such_case" in res.output and "Traceback" not in res.output

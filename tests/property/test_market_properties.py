@@ -1,0 +1,82 @@
+"""Properties of the clearing that must hold on any scenario (hypothesis over configs of a
+fast synthetic feeder case)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tsodso.clearing.lp import Status
+from tsodso.clearing.market import MarketSpec, clear_market
+from tsodso.pipeline import prepare, run_model
+from tsodso.scenario.domain import Scenario
+
+from ..conftest import feeder_case
+
+configs = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 10_000),
+        "load_scale": st.floats(0.6, 1.6),
+        "imbalance_std_mw": st.floats(0.0, 0.6),
+        "ders": st.fixed_dictionaries(
+            {
+                "battery_share": st.floats(0.1, 0.6),
+                "ev_share": st.floats(0.0, 0.5),
+                "flex_load_share": st.floats(0.1, 0.8),
+            }
+        ),
+    }
+)
+SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _joint_spec(scn: Scenario, prep_ctx, bids) -> MarketSpec:  # type: ignore[no-untyped-def]
+    return MarketSpec(
+        bids=bids,
+        feeders=tuple(range(len(scn.grid.feeders))),
+        root_vm_pu=prep_ctx.root_vm_pu,
+        v2_offset=prep_ctx.v2_offset,
+    )
+
+
+@SETTINGS
+@given(configs)
+def test_power_balance_holds(cfg) -> None:  # type: ignore[no-untyped-def]
+    scn = feeder_case(**cfg)
+    ctx = prepare(scn).ctx
+    c = clear_market(scn, _joint_spec(scn, ctx, scn.bids))
+    assert c.status == Status.OPTIMAL
+    signed = np.zeros(scn.periods)
+    np.add.at(signed, c.bids.period, c.bids.direction * c.accepted_mw)
+    assert np.allclose(signed + c.unmet_imbalance_mw, scn.imbalance_mw, atol=1e-6)
+    assert (c.accepted_mw >= -1e-9).all() and (c.accepted_mw <= c.bids.q_max_mw + 1e-9).all()
+
+
+@SETTINGS
+@given(configs, st.integers(0, 2**31 - 1))
+def test_shuffled_bids_give_identical_results(cfg, shuffle_seed) -> None:  # type: ignore[no-untyped-def]
+    scn = feeder_case(**cfg)
+    ctx = prepare(scn).ctx
+    perm = np.random.default_rng(shuffle_seed).permutation(len(scn.bids))
+    a = clear_market(scn, _joint_spec(scn, ctx, scn.bids))
+    b = clear_market(scn, _joint_spec(scn, ctx, scn.bids.subset(perm)))
+    assert np.isclose(a.objective_eur, b.objective_eur, rtol=1e-7, atol=1e-6)
+    assert np.allclose(a.unmet_imbalance_mw, b.unmet_imbalance_mw, atol=1e-6)
+    # bids have distinct random prices, so the optimum is unique up to ties in the network
+    d_a = a.delta_by_node(scn.grid.n_nodes, scn.periods)
+    d_b = b.delta_by_node(scn.grid.n_nodes, scn.periods)
+    assert np.allclose(d_a.sum(0), d_b.sum(0), atol=1e-6)
+
+
+@SETTINGS
+@given(configs)
+def test_joint_no_dearer_than_central_when_central_passes_ac(cfg) -> None:  # type: ignore[no-untyped-def]
+    scn = feeder_case(**cfg)
+    prep = prepare(scn)
+    central = run_model(prep, "smartnet-a")
+    joint = run_model(prep, "smartnet-d")
+    if central.kpis["voltage_violations"] == 0 and central.kpis["overload_mwh"] == 0:
+        assert joint.kpis["procurement_cost_eur"] <= central.kpis["procurement_cost_eur"] + 1e-6
+    # either way the joint model never leaves more violations than the central one
+    assert joint.kpis["voltage_violations"] <= central.kpis["voltage_violations"]

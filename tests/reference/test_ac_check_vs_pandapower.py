@@ -1,0 +1,46 @@
+"""Our AC check (power-grid-model on fused nodes) against pandapower's runpp."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+
+from tsodso.scenario.domain import Scenario
+from tsodso.validation.ac import AcModel
+
+
+def test_default_grid_voltages_and_loadings_match_runpp(
+    small: Scenario, tolerances: dict[str, Any]
+) -> None:
+    scn, t = small, 2
+    p, q = scn.node_injection_mw(), scn.node_q0_mvar
+    res = AcModel(scn.net, scn.grid).run(p, q)
+    assert res.converged.all()
+    net = copy.deepcopy(scn.net)
+    net.load.drop(net.load.index, inplace=True)
+    net.sgen.drop(net.sgen.index, inplace=True)
+    for i, bus in enumerate(scn.grid.node_bus):
+        pp.create_sgen(net, int(bus), p_mw=float(p[i, t]), q_mvar=float(q[i, t]))
+    pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+    vm_ref = net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+    assert (
+        np.abs(res.vm_pu[t] - vm_ref).max() < tolerances["ac_check_simbench"]["max_abs_vm_diff_pu"]
+    )
+    # the operating point is stressed (the check has something to find)
+    assert vm_ref.max() > 1.05
+    # line loadings (current over rated current in both tools) agree within 1 point
+    from tsodso.grids.topology import line_in_operation
+
+    ln = net.line[line_in_operation(net)]
+    b2n = scn.grid.bus_to_node
+    ln = ln[b2n.loc[ln.from_bus].to_numpy() != b2n.loc[ln.to_bus].to_numpy()]
+    line_ref = net.res_line.loading_percent.loc[ln.index].to_numpy() / 100
+    assert np.abs(res.branch_loading[t, : len(line_ref)] - line_ref).max() < 0.01
+    # transformer loading: power-grid-model divides apparent power by the rating,
+    # pandapower current times rated voltage; they differ by the per-unit voltage (< 6 %)
+    tr_ref = net.res_trafo.loading_percent.to_numpy() / 100
+    tr_ours = res.branch_loading[t, -len(tr_ref) :]
+    assert np.abs(tr_ours / tr_ref - 1).max() < 0.06
