@@ -61,22 +61,22 @@ def test_shuffled_bids_give_identical_results(cfg, shuffle_seed) -> None:  # typ
     perm = np.random.default_rng(shuffle_seed).permutation(len(scn.bids))
     a = clear_market(scn, _joint_spec(scn, ctx, scn.bids))
     b = clear_market(scn, _joint_spec(scn, ctx, scn.bids.subset(perm)))
-    assert np.isclose(a.objective_eur, b.objective_eur, rtol=1e-7, atol=1e-6)
-    assert np.allclose(a.unmet_imbalance_mw, b.unmet_imbalance_mw, atol=1e-6)
-    # bids have distinct random prices, so the optimum is unique up to ties in the network
-    d_a = a.delta_by_node(scn.grid.n_nodes, scn.periods)
-    d_b = b.delta_by_node(scn.grid.n_nodes, scn.periods)
-    assert np.allclose(d_a.sum(0), d_b.sum(0), atol=1e-6)
+    # bids are canonicalised before the LP is built: the same LP, the same solution, even
+    # where the optimum is degenerate (ties between periods through storage)
+    assert a.objective_eur == b.objective_eur
+    assert np.array_equal(a.unmet_imbalance_mw, b.unmet_imbalance_mw)
+    assert np.array_equal(a.accepted_mw[perm], b.accepted_mw)
+    assert np.array_equal(a.node_price_eur_per_mwh, b.node_price_eur_per_mwh)
 
 
 @SETTINGS
 @given(configs)
 def test_joint_no_dearer_than_central_when_central_passes_ac(cfg) -> None:  # type: ignore[no-untyped-def]
-    scn = feeder_case(**cfg)
+    # the same limits for both: no DSO security margin inside the voltage band
+    scn = feeder_case(**cfg, d_voltage_margin_pu=0.0)
     prep = prepare(scn)
     central = run_model(prep, "smartnet-a")
     joint = run_model(prep, "smartnet-d")
-    if central.kpis["voltage_violations"] == 0 and central.kpis["overload_mwh"] == 0:
+    passes = central.kpis["voltage_violations"] == 0 and central.kpis["overload_mwh"] == 0
+    if passes:
         assert joint.kpis["procurement_cost_eur"] <= central.kpis["procurement_cost_eur"] + 1e-6
-    # either way the joint model never leaves more violations than the central one
-    assert joint.kpis["voltage_violations"] <= central.kpis["voltage_violations"]

@@ -16,6 +16,8 @@ Must not: decide who clears what (that is ``coordination``).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -346,10 +348,19 @@ def define_der_coupling(c: _Ctx) -> None:
         )
 
 
-def clear_market(scn: Scenario, spec: MarketSpec, hook=None) -> Clearing:
-    """Build, solve and extract one market clearing. ``hook(lp)`` may add constraints."""
+def clear_market(
+    scn: Scenario, spec: MarketSpec, hook: Callable[[LinearProgram], None] | None = None
+) -> Clearing:
+    """Build, solve and extract one market clearing. ``hook(lp)`` may add constraints.
+
+    Bids are put in a canonical order (DER, direction, period) before the LP is built, so
+    the result does not depend on the order in which bids arrived, even where the optimum
+    is degenerate; results come back in the caller's order."""
+    b = spec.bids
+    order = np.lexsort((b.price_eur_per_mwh, b.q_max_mw, b.period, b.direction, b.der))
+    canonical = dataclasses.replace(spec, bids=b.subset(order))
     T = scn.periods
-    c = _Ctx(scn, spec, LinearProgram(), np.zeros(0, dtype=int), T, scn.dt_h)
+    c = _Ctx(scn, canonical, LinearProgram(), np.zeros(0, dtype=int), T, scn.dt_h)
     define_bids(c)
     if spec.balance:
         define_balance(c)
@@ -361,7 +372,10 @@ def clear_market(scn: Scenario, spec: MarketSpec, hook=None) -> Clearing:
     if hook is not None:
         hook(c.lp)
     sol = solve(c.lp, time_limit_s=spec.time_limit_s)
-    return _extract(c, sol)
+    out = _extract(c, sol)
+    accepted = np.empty_like(out.accepted_mw)
+    accepted[order] = out.accepted_mw
+    return dataclasses.replace(out, accepted_mw=accepted, bids=b)
 
 
 def _extract(c: _Ctx, sol: Solution) -> Clearing:
