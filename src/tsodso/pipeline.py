@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tsodso.coordination.catalogue import CATALOGUE, get_model
 from tsodso.coordination.families.central import run_central
+from tsodso.coordination.families.implicit import run_implicit
+from tsodso.coordination.families.iterative import run_iterative
 from tsodso.coordination.families.joint import run_joint
+from tsodso.coordination.families.parallel import run_parallel
+from tsodso.coordination.families.sequential import run_sequential
 from tsodso.coordination.mechanism import Mechanism, ModelPreset
-from tsodso.coordination.outcome import MarketContext, ModelOutcome
+from tsodso.coordination.outcome import MarketContext, ModelOutcome, delta_mw
 from tsodso.grids.distflow import lindistflow
 from tsodso.kpi.metrics import compute_kpis
 from tsodso.scenario.domain import Scenario
@@ -24,6 +28,11 @@ Family = Callable[[MarketContext, Mechanism], ModelOutcome]
 FAMILIES: dict[str, Family] = {
     "central": run_central,
     "joint": run_joint,
+    "sequential": run_sequential,
+    "parallel": run_parallel,
+    "local": run_parallel,  # a local market is the fragmented case: d_path = none
+    "implicit": run_implicit,
+    "iterative": run_iterative,
 }
 
 
@@ -39,6 +48,7 @@ class Prepared:
     ac_model: AcModel
     baseline: AcResult
     ctx: MarketContext
+    outcomes: dict[str, ModelOutcome] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -77,21 +87,16 @@ def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:
             f"not implemented yet (implemented: {', '.join(sorted(FAMILIES))})"
         )
     t0 = time.perf_counter()
-    outcome = family(prep.ctx, preset.mechanism)
+    key = repr(preset.mechanism)
+    outcome = prep.outcomes.get(key)
+    if outcome is None:  # presets that share a mechanism share its outcome
+        outcome = family(prep.ctx, preset.mechanism)
+        prep.outcomes[key] = outcome
     scn = prep.scn
-    delta = _delta(scn, outcome)
+    delta = delta_mw(scn, outcome.accepted_mw)
     ac = prep.ac_model.run(scn.node_injection_mw(delta), scn.node_q0_mvar)
     wall = time.perf_counter() - t0
     return RunResult(preset, outcome, ac, compute_kpis(scn, outcome, ac, wall))
-
-
-def _delta(scn: Scenario, outcome: ModelOutcome):
-    import numpy as np
-
-    d = np.zeros((scn.grid.n_nodes, scn.periods))
-    b = scn.bids
-    np.add.at(d, (b.node, b.period), b.direction * outcome.accepted_mw)
-    return d
 
 
 def all_model_ids() -> list[str]:

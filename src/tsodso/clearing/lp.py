@@ -112,6 +112,18 @@ class LinearProgram:
         self.n_rows += n
         return idx
 
+    def add_to_rows(
+        self, name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray
+    ) -> None:
+        """Add coefficients to existing rows of block ``name`` (local row indices)."""
+        sl = self.constraints[name]
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= sl.stop - sl.start):
+            raise IndexError(f"{name}: row index out of range")
+        self._i.append(rows + sl.start)
+        self._j.append(np.asarray(cols, dtype=np.int64))
+        self._v.append(np.asarray(vals, dtype=float))
+
     def matrix(self) -> sp.csc_matrix:
         i = np.concatenate(self._i) if self._i else np.zeros(0, np.int64)
         j = np.concatenate(self._j) if self._j else np.zeros(0, np.int64)
@@ -160,7 +172,7 @@ def solve(
     model.a_matrix_.index_ = a.indices
     model.a_matrix_.value_ = a.data
     h = _new_highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", bool(os.environ.get("TSODSO_HIGHS_LOG")))
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("presolve", "on" if presolve else "off")
     if threads:

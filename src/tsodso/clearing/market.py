@@ -25,6 +25,8 @@ import numpy as np
 from tsodso.clearing.lp import INF, LinearProgram, Solution, Status, solve
 from tsodso.scenario.domain import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, Scenario
 
+THETA_SCALE = 1e-3  # rad per unit of the angle variables
+
 
 @dataclass(frozen=True)
 class MarketSpec:
@@ -41,7 +43,24 @@ class MarketSpec:
     # the linear model is exact there (None: uncalibrated)
     v2_offset: tuple[np.ndarray, ...] | None = None
     tdi_schedule_mw: dict[int, np.ndarray] = field(default_factory=dict)  # feeder -> (T,)
+    # activations already decided by an earlier step (N, T): they move the operating point
+    # and, unless ``imbalance_mw`` is given, what is left of the imbalance
+    base_delta_mw: np.ndarray | None = None
+    imbalance_mw: np.ndarray | None = None  # the balancing need of this clearing (T,)
     time_limit_s: float = 300.0
+
+    def injection_mw(self, scn: Scenario) -> np.ndarray:
+        """Node injections (N, T) this clearing starts from."""
+        p = scn.node_injection_mw()
+        return p if self.base_delta_mw is None else p + self.base_delta_mw
+
+    def need_mw(self, scn: Scenario) -> np.ndarray:
+        """Imbalance (T,) this clearing must cover."""
+        if self.imbalance_mw is not None:
+            return np.asarray(self.imbalance_mw, dtype=float)
+        if self.base_delta_mw is None:
+            return scn.imbalance_mw
+        return scn.imbalance_mw - self.base_delta_mw.sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Clearing:
     unmet_imbalance_mw: np.ndarray  # (T,) signed, positive = shortage left
     lp_overload_mw: float  # sum of overload slacks (LP view)
     lp_voltage_slack_pu2: float
+    penalty_eur_by_period: np.ndarray  # (T,) cost of slacks (unmet needs) per period
     n_variables: int
     n_constraints: int
     nnz: int
@@ -64,6 +84,9 @@ class Clearing:
     solve_s: float
     message: str = ""
     dt_h: float = 0.25
+    user: dict[str, np.ndarray] = field(default_factory=dict)  # values of hook blocks
+    # row duals of interface rows (``*tdi_schedule``) and hook rows (``User-*``)
+    row_duals: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def cost_eur(self) -> float:
@@ -104,7 +127,7 @@ def define_balance(c: _Ctx) -> None:
     rows = np.concatenate([b.period, np.arange(T), np.arange(T)])
     cols = np.concatenate([c.x, short, surplus])
     vals = np.concatenate([b.direction.astype(float), np.ones(T), -np.ones(T)])
-    imb = c.scn.imbalance_mw
+    imb = c.spec.need_mw(c.scn)
     c.lp.add_constraints("System-balance", rows, cols, vals, T, imb, imb)
 
 
@@ -118,13 +141,15 @@ def define_transmission(c: _Ctx) -> None:
     nn = len(ns)
     pos_ns = np.full(len(tg.nodes), -1)
     pos_ns[ns] = np.arange(nn)
-    theta = c.lp.add_variables("Trans-theta", nn * T, lo=-INF, hi=INF)
+    # angles in milliradians: keeps B's coefficients (1/x on a 1 MVA base, up to 1e5)
+    # within a few decades of the other rows, which the QP solver of ADMM needs
+    theta = c.lp.add_variables("Trans-theta_mrad", nn * T, lo=-INF, hi=INF)
     th = theta.reshape(nn, T)
     # injections aggregated at transmission nodes (feeders lumped at their TDI, no losses)
     tdi = scn.grid.tdi_of_node()
     t_index = np.full(scn.grid.n_nodes, -1)
     t_index[tg.nodes] = np.arange(len(tg.nodes))
-    p_act = scn.node_injection_mw()
+    p_act = c.spec.injection_mw(scn)
     p_t = np.zeros((len(tg.nodes), T))
     np.add.at(p_t, t_index[tdi], p_act)
     theta_s = tg.slack_angle_rad[sl]
@@ -134,7 +159,7 @@ def define_transmission(c: _Ctx) -> None:
     ii, jj = np.nonzero(Bns)
     r_theta = (ii[:, None] * T + np.arange(T)).ravel()
     c_theta = th[jj].ravel()
-    v_theta = np.repeat(Bns[ii, jj], T)
+    v_theta = np.repeat(Bns[ii, jj] * THETA_SCALE, T)
     bid_t = pos_ns[t_index[tdi[b.node]]]
     on = bid_t >= 0  # bids behind a slack node enter no nodal row
     r_bid = bid_t[on] * T + b.period[on]
@@ -154,7 +179,7 @@ def define_transmission(c: _Ctx) -> None:
     li, lj = np.nonzero(Bf_ns)
     r_f = (li[:, None] * T + np.arange(T)).ravel()
     c_f = th[lj].ravel()
-    v_f = np.repeat(Bf_ns[li, lj], T)
+    v_f = np.repeat(Bf_ns[li, lj] * THETA_SCALE, T)
     off = (Bf[:, sl] @ theta_s)[:, None] * np.ones((1, T))
     rating = (tg.branch_rating_mw[:, None] * np.ones((1, T))).ravel()
     rs = np.arange(m * T)
@@ -184,7 +209,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     nb = n - 1
     name = f"Feeder-{f.id}"
     P = lp.add_variables(f"{name}-flow", nb * T, lo=-INF, hi=INF).reshape(nb, T)
-    p_act = scn.node_injection_mw()[f.nodes]  # (n, T)
+    p_act = c.spec.injection_mw(scn)[f.nodes]  # (n, T)
     q_act = scn.node_q0_mvar[f.nodes]
     # flow balance at node i: P_i - sum_children P_c + sum bids dir x = -p_i
     child = br[f.parent[br] > 0]  # nodes whose parent is not the root
@@ -286,13 +311,23 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
                 )
     sched = c.spec.tdi_schedule_mw.get(fpos)
     if sched is not None:
-        # exchange at the TDI (import positive) = flows leaving the root
+        # import at the TDI = flows leaving the root - what the root node itself injects
+        # (a line-TDI feeder's root is a transmission node: not part of the feeder's import)
         roots = np.flatnonzero(f.parent[br] == 0)
-        root_bids = np.flatnonzero(loc == 0)
-        r = [np.tile(np.arange(T), len(roots)), b.period[root_bids]]
-        cc = [P[roots].ravel(), c.x[root_bids]]
-        vv = [np.ones(len(roots) * T), -b.direction[root_bids].astype(float)]
-        rhs = np.asarray(sched) + p_act[0]
+        root_bids = np.flatnonzero(loc == 0) if not f.root_is_tdi else np.zeros(0, dtype=int)
+        # a missed schedule is an interface deviation, priced like unmet imbalance
+        pen = scn.config.penalties.imbalance_eur_per_mwh * c.dt
+        dev_up = lp.add_variables(f"{name}-tdi_deviation_up", T, cost=pen)
+        dev_dn = lp.add_variables(f"{name}-tdi_deviation_down", T, cost=pen)
+        r = [np.tile(np.arange(T), len(roots)), b.period[root_bids], np.arange(T), np.arange(T)]
+        cc = [P[roots].ravel(), c.x[root_bids], dev_up, dev_dn]
+        vv = [
+            np.ones(len(roots) * T),
+            -b.direction[root_bids].astype(float),
+            np.ones(T),
+            -np.ones(T),
+        ]
+        rhs = np.asarray(sched, dtype=float) + (0.0 if f.root_is_tdi else p_act[0])
         lp.add_constraints(
             f"{name}-tdi_schedule",
             np.concatenate(r),
@@ -349,9 +384,13 @@ def define_der_coupling(c: _Ctx) -> None:
 
 
 def clear_market(
-    scn: Scenario, spec: MarketSpec, hook: Callable[[LinearProgram], None] | None = None
+    scn: Scenario,
+    spec: MarketSpec,
+    hook: Callable[[LinearProgram, BidTable], None] | None = None,
 ) -> Clearing:
-    """Build, solve and extract one market clearing. ``hook(lp)`` may add constraints.
+    """Build, solve and extract one market clearing. ``hook(lp, bids)`` may add variables
+    (blocks named ``User-*`` come back in ``Clearing.user``) and constraints; ``bids`` is
+    the canonical order of the bid columns.
 
     Bids are put in a canonical order (DER, direction, period) before the LP is built, so
     the result does not depend on the order in which bids arrived, even where the optimum
@@ -370,7 +409,7 @@ def clear_market(
         define_feeder(c, fpos)
     define_der_coupling(c)
     if hook is not None:
-        hook(c.lp)
+        hook(c.lp, canonical.bids)
     sol = solve(c.lp, time_limit_s=spec.time_limit_s)
     out = _extract(c, sol)
     accepted = np.empty_like(out.accepted_mw)
@@ -393,6 +432,7 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
             nan,
             float("nan"),
             float("nan"),
+            nan,
             lp.n_cols,
             lp.n_rows,
             lp.nnz,
@@ -427,6 +467,19 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
         y = y.reshape(-1, T)
         has = rows >= 0
         node_price[has] += coef[has, None] * y[rows[has]] / c.dt
+    costs = np.concatenate(lp._cost)
+    penalty = np.zeros(T)
+    for name, sl in lp.variables.items():
+        size = sl.stop - sl.start
+        if name == "Bid-activation" or name.startswith("User-") or size % T or not costs[sl].any():
+            continue
+        penalty += (costs[sl] * x[sl]).reshape(-1, T).sum(axis=0)
+    user = {k: x[sl] for k, sl in lp.variables.items() if k.startswith("User-")}
+    row_duals = {
+        k: sol.duals[sl]
+        for k, sl in lp.constraints.items()
+        if len(sol.duals) and (k.startswith("User-") or k.endswith("tdi_schedule"))
+    }
     overload = sum(float(block(k).sum()) for k in lp.variables if k.endswith("overload"))
     vslack = sum(float(block(k).sum()) for k in lp.variables if k.endswith("voltage_slack"))
     return Clearing(
@@ -439,6 +492,7 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
         unmet,
         overload,
         vslack,
+        penalty,
         lp.n_cols,
         lp.n_rows,
         lp.nnz,
@@ -446,4 +500,6 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
         sol.solve_s,
         sol.message,
         c.dt,
+        user,
+        row_duals,
     )

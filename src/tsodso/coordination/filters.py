@@ -71,15 +71,24 @@ def _down_worsens(
 
 
 def apply_filter(
-    ctx: MarketContext, mech: Mechanism, bids: BidTable, log: MessageLog, receiver: str
+    ctx: MarketContext,
+    mech: Mechanism,
+    bids: BidTable,
+    log: MessageLog,
+    receiver: str,
+    mode: str | None = None,
+    base_delta_mw: np.ndarray | None = None,
 ) -> FilterResult:
-    """Caps for ``bids`` under ``mech.d_constraints``; records the DSO's messages."""
-    mode = mech.d_constraints
+    """Caps for ``bids`` under ``mode`` (default ``mech.d_constraints``) at the DSO's
+    forecast, moved by activations already decided (``base_delta_mw``); records the DSO's
+    messages. The ``doe`` mode is also the *filtered* forwarding of the sequential family:
+    caps under which any combination of forwarded bids stays within limits."""
+    mode = mode or mech.d_constraints
     caps = bids.q_max_mw.copy()
     if mode in ("none", "full", "interface_aggregate"):
         return FilterResult(caps, 0.0)
     scn = ctx.scn
-    p = scn.node_p0_mw
+    p = scn.node_p0_mw if base_delta_mw is None else scn.node_p0_mw + base_delta_mw
     q = scn.node_q0_mvar
     layer = scn.grid.node_layer[bids.node]
     for fpos, f in enumerate(scn.grid.feeders):

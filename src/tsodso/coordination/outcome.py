@@ -7,15 +7,41 @@ Must not: run the AC check or compute KPIs (pipeline and kpi do).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import Clearing, MarketSpec
+from tsodso.clearing.market import Clearing, MarketSpec, clear_market
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.exchange.messages import MessageLog
 from tsodso.scenario.domain import BidTable, Scenario
+
+
+def _spec_key(scn: Scenario, spec: MarketSpec) -> str:
+    h = hashlib.sha256()
+    b = spec.bids
+    for a in (b.der, b.direction, b.period, b.q_max_mw, b.price_eur_per_mwh):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(
+        repr(
+            (
+                spec.balance,
+                spec.transmission,
+                spec.feeders,
+                spec.voltage,
+                spec.d_thermal,
+                spec.time_limit_s,
+                scn.config.digest(),
+            )
+        ).encode()
+    )
+    for extra in (spec.base_delta_mw, spec.imbalance_mw):
+        h.update(b"-" if extra is None else np.ascontiguousarray(extra).tobytes())
+    for k in sorted(spec.tdi_schedule_mw):
+        h.update(str(k).encode() + np.ascontiguousarray(spec.tdi_schedule_mw[k]).tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,7 @@ class MarketContext:
     root_vm_pu: np.ndarray  # (n_feeders, T)
     v2_offset: tuple[np.ndarray, ...]  # per feeder (n, T): AC minus LinDistFlow at forecast
     time_limit_s: float = 300.0
+    cache: dict[str, Clearing] = field(default_factory=dict, compare=False, repr=False)
 
     def spec(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketSpec:
         """A MarketSpec for ``bids`` with the needs of ``mech`` unless overridden."""
@@ -45,6 +72,17 @@ class MarketContext:
         }
         base.update(kw)
         return MarketSpec(**base)  # type: ignore[arg-type]
+
+    def clear(self, spec: MarketSpec, scn: Scenario | None = None) -> Clearing:
+        """Clear ``spec`` on ``scn`` (default: this context's scenario), reusing the result
+        of an identical clearing run earlier on this context (many presets share one)."""
+        scn = scn or self.scn
+        key = _spec_key(scn, spec)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = clear_market(scn, spec)
+            self.cache[key] = hit
+        return hit
 
     @property
     def all_feeders(self) -> tuple[int, ...]:
@@ -114,6 +152,19 @@ def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
     out = np.zeros(n)
     out[index] += values
     return out
+
+
+def delta_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
+    """Signed injection change per node and period (N, T) of accepted scenario bids."""
+    d = np.zeros((scn.grid.n_nodes, scn.periods))
+    b = scn.bids
+    np.add.at(d, (b.node, b.period), b.direction * accepted_mw)
+    return d
+
+
+def distribution_bids(scn: Scenario) -> np.ndarray:
+    """Mask of scenario bids from DERs inside a distribution feeder."""
+    return scn.grid.node_layer[scn.bids.node] >= 0
 
 
 def payments(c: Clearing, pricing: str) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsodso.clearing.market import clear_market
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
@@ -33,7 +32,7 @@ def run_central(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     send_bids(log, "central", scn, bids, clearer)
     if clearer != TSO:
         log.send("central", TSO, clearer, "needs", {"imbalance_mw": scn.imbalance_mw})
-    c = clear_market(scn, ctx.spec(bids, mech, feeders=()))
+    c = ctx.clear(ctx.spec(bids, mech, feeders=()))
     send_activations(log, "central", scn, bids, c.accepted_mw, clearer)
     pay = payments(c, mech.pricing)
     n = len(scn.bids)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from tsodso.clearing.market import clear_market
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
@@ -87,19 +86,18 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     for fpos in ctx.all_feeders:
         log.send("joint", DSO, operator, "d_network", feeder_model_payload(scn, fpos))
     wctx = _weighted(ctx, mech.priority)
-    c = clear_market(wctx.scn, wctx.spec(scn.bids, mech, feeders=ctx.all_feeders))
+    c = ctx.clear(wctx.spec(scn.bids, mech, feeders=ctx.all_feeders), wctx.scn)
     send_activations(log, "joint", scn, scn.bids, c.accepted_mw, operator)
     pay = payments(c, mech.pricing)
     steps = [StepRecord.of("joint", operator, c)]
     total = float(pay.sum())
     # stand-alone costs for the allocation (TSO needs only / DSO needs only)
-    c_t = clear_market(scn, ctx.spec(scn.bids, mech, feeders=()))
+    c_t = ctx.clear(ctx.spec(scn.bids, mech, feeders=()))
     steps.append(StepRecord.of("allocation: TSO stand-alone", operator, c_t))
     c_d_cost = 0.0
     if mech.cost_allocation != "by_need":
-        c_d = clear_market(
-            scn,
-            ctx.spec(scn.bids, mech, feeders=ctx.all_feeders, balance=False, transmission=False),
+        c_d = ctx.clear(
+            ctx.spec(scn.bids, mech, feeders=ctx.all_feeders, balance=False, transmission=False)
         )
         steps.append(StepRecord.of("allocation: DSO stand-alone", operator, c_d))
         c_d_cost = float(payments(c_d, mech.pricing).sum())

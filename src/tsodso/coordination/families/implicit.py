@@ -1,0 +1,63 @@
+"""Implicit family (MODELS.md section 3.6): no explicit procurement. The DSO (ENA Future
+World C: price-driven flexibility) publishes a dynamic network price per node and period,
+and every DER self-dispatches against it.
+
+(interpretation) The published price is the day-ahead forecast DLMP of a joint clearing on
+the forecast (the best tariff a DSO could compute). Each DER then maximises its own profit
+(price times signed quantity minus its bid cost) subject only to its own limits and energy
+coupling: nobody coordinates quantities, so marginal units respond all at once, which the
+realised imbalance and the AC check expose. Each DER is paid the price for its response;
+the TSO pays the balancing component (the system price), the DSO the network component.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tsodso.clearing.market import MarketSpec
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.outcome import (
+    MarketContext,
+    ModelOutcome,
+    StepRecord,
+    send_activations,
+)
+from tsodso.exchange.messages import DSO, TSO, MessageLog
+
+
+def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    scn = ctx.scn
+    log = MessageLog()
+    b = scn.bids
+    forecast = ctx.clear(ctx.spec(b, mech, feeders=ctx.all_feeders))
+    price = np.nan_to_num(forecast.node_price_eur_per_mwh)  # (N, T), value of injection
+    system = np.nan_to_num(forecast.balance_price_eur_per_mwh)  # (T,)
+    for a, name in enumerate(scn.aggregator_names):
+        nodes = np.unique(b.node[b.aggregator == a])
+        log.send("tariff", DSO, name, "price_signal", {"node": nodes, "price": price[nodes]})
+    log.send("tariff", TSO, DSO, "system_price", {"price": system})
+    pi = price[b.node, b.period]
+    # self-dispatch: each DER's own problem (no network, no balance), cost = bid - revenue
+    own = dataclasses.replace(b, price_eur_per_mwh=b.price_eur_per_mwh - b.direction * pi)
+    resp = ctx.clear(
+        MarketSpec(bids=own, balance=False, transmission=False, feeders=(),
+                   time_limit_s=ctx.time_limit_s)
+    )
+    acc = resp.accepted_mw
+    send_activations(log, "self-dispatch", scn, b, acc, DSO)
+    pay = b.direction * pi * acc * scn.dt_h
+    tso = b.direction * system[b.period] * acc * scn.dt_h
+    signed = np.bincount(b.period, b.direction * acc, scn.periods)
+    return ModelOutcome(
+        status=resp.status,
+        accepted_mw=acc,
+        payments_eur=pay,
+        unmet_imbalance_mw=scn.imbalance_mw - signed,
+        tso_cost_eur=float(tso.sum()),
+        dso_cost_eur=float(pay.sum() - tso.sum()),
+        messages=log,
+        steps=(StepRecord.of("forecast prices", DSO, forecast),
+               StepRecord.of("self-dispatch", "DERs", resp)),
+    )

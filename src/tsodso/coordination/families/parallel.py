@@ -1,0 +1,156 @@
+"""Parallel family (MODELS.md section 3.3) and the local market: operators clear at the same
+time, each for its own needs, without seeing the other's result.
+
+- ``d_path = schedule`` (shared balancing responsibility, SmartNet C): the DSO holds each
+  TDI to its agreed schedule (the baseline exchange) with distribution resources, so it
+  also covers the part of the imbalance that materialises in its feeders; the TSO balances
+  the rest and relieves transmission congestion with transmission resources.
+- ``d_path = none`` (fragmented, CoordiNet local): the DSO buys for its own limits from
+  distribution resources, the TSO from transmission resources only.
+- ``d_path = direct`` (FERC hybrid, Gridworks hybrid A-C): both may buy distribution
+  resources (the TSO's view filtered by ``d_constraints``); when both claim the same DER in
+  the same period beyond its capacity, or in opposite directions, ``conflict_rule`` decides:
+  ``dso_override`` (the DSO's activation stands, the TSO's is cut), ``tso_first`` (the
+  reverse) or ``pro_rata`` (both scaled to fit). What a cut leaves unmet shows in the
+  realised imbalance and the AC check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsodso.coordination.filters import apply_filter
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.outcome import (
+    MarketContext,
+    ModelOutcome,
+    StepRecord,
+    distribution_bids,
+    payments,
+    scatter,
+    send_activations,
+    send_bids,
+    worst_status,
+)
+from tsodso.exchange.messages import DSO, TSO, MessageLog
+from tsodso.scenario.domain import Scenario
+
+EPS = 1e-6
+
+
+def _baseline_import(scn: Scenario, fpos: int) -> np.ndarray:
+    """The agreed TDI schedule: the feeder's forecast import, without the imbalance."""
+    f = scn.grid.feeders[fpos]
+    nodes = f.nodes if not f.root_is_tdi else f.nodes[1:]
+    return -scn.node_p0_mw[nodes].sum(axis=0)
+
+
+def resolve_conflicts(
+    scn: Scenario, tso_acc: np.ndarray, dso_acc: np.ndarray, rule: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut activations of the same DER and period so that they fit its capacity and do not
+    pull in opposite directions. Returns the (TSO, DSO) activations that stand."""
+    b = scn.bids
+    key = b.der * scn.periods + b.period  # a DER in a period: its up and down bids
+    m = int(key.max()) + 1 if len(key) else 0
+    net_t = np.bincount(key, b.direction * tso_acc, m)
+    net_d = np.bincount(key, b.direction * dso_acc, m)
+    cap_up = np.bincount(key, (b.direction > 0) * b.q_max_mw, m)
+    cap_dn = np.bincount(key, (b.direction < 0) * b.q_max_mw, m)
+    f_t, f_d = np.ones(m), np.ones(m)
+    active = (np.abs(net_t) > EPS) & (np.abs(net_d) > EPS)
+    opposite = active & (np.sign(net_t) != np.sign(net_d))
+    if rule == "tso_first":
+        f_d[opposite] = 0.0
+    else:  # dso_override, and pro_rata (no fraction of opposite pulls can both stand)
+        f_t[opposite] = 0.0
+    same = active & ~opposite
+    cap = np.where(net_t > 0, cap_up, cap_dn)
+    at, ad = np.abs(net_t), np.abs(net_d)
+    over = same & (at + ad > cap + EPS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rule == "dso_override":
+            f_t[over] = np.maximum(cap[over] - ad[over], 0.0) / at[over]
+        elif rule == "tso_first":
+            f_d[over] = np.maximum(cap[over] - at[over], 0.0) / ad[over]
+        else:
+            f_t[over] = f_d[over] = cap[over] / (at[over] + ad[over])
+    return tso_acc * f_t[key], dso_acc * f_d[key]
+
+
+def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    scn = ctx.scn
+    log = MessageLog()
+    n = len(scn.bids)
+    d_mask = distribution_bids(scn)
+    steps = []
+    discarded = 0.0
+    # ---- DSO market -----------------------------------------------------------------
+    idx_d = np.flatnonzero(d_mask)
+    bids_d = scn.bids.subset(idx_d)
+    send_bids(log, "dso", scn, bids_d, DSO)
+    schedules = {}
+    if mech.d_path == "schedule":
+        schedules = {f: _baseline_import(scn, f) for f in ctx.all_feeders}
+        for f in ctx.all_feeders:
+            log.send("schedule", TSO, DSO, "interface_schedule",
+                     {"feeder": scn.grid.feeders[f].id, "import_mw": schedules[f]})
+    c_d = ctx.clear(
+        ctx.spec(bids_d, mech, feeders=ctx.all_feeders, balance=False, transmission=False,
+                 tdi_schedule_mw=schedules)
+    )
+    steps.append(StepRecord.of("dso market", DSO, c_d))
+    dso_acc = scatter(n, idx_d, c_d.accepted_mw)
+    # ---- TSO market -------------------------------------------------------------------
+    if mech.d_path == "direct":
+        flt = apply_filter(ctx, mech, scn.bids, log, receiver=TSO)
+        caps = flt.caps_mw
+        discarded += flt.discarded_mwh
+        idx_t = np.flatnonzero(caps > EPS)
+        bids_t = scn.bids.with_caps(caps).subset(idx_t)
+        need = scn.imbalance_mw
+    else:
+        idx_t = np.flatnonzero(~d_mask)
+        bids_t = scn.bids.subset(idx_t)
+        # with schedules the DSOs cover the imbalance that materialises in their feeders
+        in_d = scn.grid.node_layer >= 0
+        share_d = scn.imbalance_share[in_d].sum() if mech.d_path == "schedule" else 0.0
+        need = scn.imbalance_mw * (1.0 - share_d)
+    send_bids(log, "tso", scn, bids_t, TSO)
+    # the TSO does not see the DSO's activations (parallel): it clears on the forecast
+    c_t = ctx.clear(ctx.spec(bids_t, mech, feeders=(), imbalance_mw=need))
+    steps.append(StepRecord.of("tso market", TSO, c_t))
+    tso_acc = scatter(n, idx_t, c_t.accepted_mw)
+    tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
+    dso_pay_full = scatter(n, idx_d, payments(c_d, mech.pricing))
+    if mech.d_path == "direct":
+        tso_acc2, dso_acc2 = resolve_conflicts(scn, tso_acc, dso_acc, mech.conflict_rule)
+        cut_t = tso_acc - tso_acc2
+        cut_d = dso_acc - dso_acc2
+        n_conf = int(((cut_t > EPS) | (cut_d > EPS)).sum())
+        if n_conf:
+            log.send("conflict", DSO if mech.conflict_rule != "tso_first" else TSO,
+                     TSO if mech.conflict_rule != "tso_first" else DSO, "conflict_override",
+                     {"rule": mech.conflict_rule, "bids": n_conf})
+            discarded += float((cut_t + cut_d).sum() * scn.dt_h)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tso_pay = np.where(tso_acc > EPS, tso_pay_full * tso_acc2 / tso_acc, 0.0)
+            dso_pay = np.where(dso_acc > EPS, dso_pay_full * dso_acc2 / dso_acc, 0.0)
+        tso_acc, dso_acc = tso_acc2, dso_acc2
+    else:
+        tso_pay, dso_pay = tso_pay_full, dso_pay_full
+    send_activations(log, "dso", scn, scn.bids, dso_acc, DSO)
+    send_activations(log, "tso", scn, scn.bids, tso_acc, TSO)
+    acc = tso_acc + dso_acc
+    signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)
+    return ModelOutcome(
+        status=worst_status(c_d.status, c_t.status),
+        accepted_mw=acc,
+        payments_eur=tso_pay + dso_pay,
+        unmet_imbalance_mw=scn.imbalance_mw - signed,
+        tso_cost_eur=float(tso_pay.sum()),
+        dso_cost_eur=float(dso_pay.sum()),
+        messages=log,
+        steps=tuple(steps),
+        discarded_mwh=discarded,
+    )

@@ -1,0 +1,341 @@
+"""Sequential family, DSO first (MODELS.md section 3.2).
+
+1. Each DSO clears its own needs (voltage, distribution congestion) with the bids in its
+   feeders and its full LinDistFlow model (optionally after a grid prequalification).
+2. What is left goes up to the TSO by ``d_path``:
+   - ``residual``: the raw residual bids (may breach distribution limits: the AC check
+     shows it);
+   - ``filtered``: residual bids capped so that any combination of them stays within the
+     limits at the post-step-1 state (the common-fraction rule of ``filters``);
+   - ``aggregated``: one piecewise-linear cost curve per TDI and period: the DSO sweeps the
+     interface exchange (``CURVE_STEPS`` points each way) and solves its problem at each;
+     the TSO clears curve segments, and the DSO then disaggregates the accepted exchange
+     over its bids with its full model.
+3. The TSO clears balancing and transmission congestion with transmission bids plus what
+   came up. With ``dso_correction`` the DSO then re-clears its limits with what is left,
+   energy-neutrally.
+
+Money: the DSO pays for its own step; for residual/filtered bids the TSO pays providers; for
+curves the TSO pays the DSO the curve price and the DSO pays providers (``d_path``).
+(interpretation) Curves are built per period from one multi-period DSO solve per sweep
+point (the same fraction of the feeder's range in every period); their range counts only
+units without energy coupling, since storage and EVs cannot deviate the same way in every
+period. The DSO still uses storage and EVs for its own needs and in the disaggregation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsodso.clearing.market import Clearing
+from tsodso.coordination.filters import apply_filter
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.outcome import (
+    MarketContext,
+    ModelOutcome,
+    StepRecord,
+    delta_mw,
+    distribution_bids,
+    payments,
+    scatter,
+    send_activations,
+    send_bids,
+    worst_status,
+)
+from tsodso.exchange.messages import DSO, TSO, MessageLog
+from tsodso.scenario.domain import COUPLING_NONE, BidTable, Scenario
+
+CURVE_STEPS = 3  # sweep points per direction (fractions 1/3, 2/3, 1 of the feeder's range)
+EPS = 1e-6
+
+
+def _exchange_import(scn: Scenario, fpos: int, delta: np.ndarray) -> np.ndarray:
+    """Import of a feeder at its TDI per period (losses neglected)."""
+    f = scn.grid.feeders[fpos]
+    nodes = f.nodes if not f.root_is_tdi else f.nodes[1:]
+    return -(scn.node_injection_mw()[nodes] + delta[nodes]).sum(axis=0)
+
+
+def _feeder_of_bids(scn: Scenario, bids: BidTable) -> np.ndarray:
+    return scn.grid.node_layer[bids.node]
+
+
+def _curves(
+    ctx: MarketContext,
+    mech: Mechanism,
+    bids_d: BidTable,
+    base: Clearing,
+    delta1: np.ndarray,
+    steps: list[StepRecord],
+) -> BidTable:
+    """Interface cost curves of every feeder as virtual bids at its TDI node."""
+    scn, T, dt = ctx.scn, ctx.scn.periods, ctx.scn.dt_h
+    layer = _feeder_of_bids(scn, bids_d)
+    rows: list[tuple[np.ndarray, ...]] = []
+    for fpos in ctx.all_feeders:
+        in_f = layer == fpos
+        if not in_f.any():
+            continue
+        sub = bids_d.subset(in_f)
+        e0 = _exchange_import(scn, fpos, delta1)
+        acc0 = base.accepted_mw[in_f]
+        # the curve offers what can be delivered in every period independently: units
+        # with energy coupling (storage, EV) stay with the DSO (interpretation)
+        free = (scn.ders.coupling[sub.der] == COUPLING_NONE) * (sub.q_max_mw - acc0)
+        room_up = np.bincount(sub.period, (sub.direction > 0) * free, T)
+        room_dn = np.bincount(sub.period, (sub.direction < 0) * free, T)
+        f_cost0 = _feeder_cost_by_period(base, in_f, T)
+        for direction, room in ((1, room_up), (-1, room_dn)):
+            prev_q = np.zeros(T)
+            prev_c = np.zeros(T)
+            slope_floor = np.zeros(T)
+            for k in range(1, CURVE_STEPS + 1):
+                q = room * k / CURVE_STEPS
+                spec = ctx.spec(
+                    sub,
+                    mech,
+                    feeders=(fpos,),
+                    balance=False,
+                    transmission=False,
+                    tdi_schedule_mw={fpos: e0 - direction * q},
+                )
+                c = ctx.clear(spec)
+                steps.append(
+                    StepRecord.of(f"curve {scn.grid.feeders[fpos].id} {direction:+d}/{k}", DSO, c)
+                )
+                cost = _cost_by_period(c, T) - f_cost0
+                dq = q - prev_q
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    slope = np.where(dq > EPS, (cost - prev_c) / (dq * dt), 0.0)
+                slope = np.maximum(slope, slope_floor)  # convex: marginal cost never falls
+                slope_floor = slope
+                ok = dq > EPS
+                t = np.flatnonzero(ok)
+                rows.append(
+                    (
+                        np.full(len(t), direction),
+                        t,
+                        dq[t],
+                        np.maximum(slope[t], 0.0),
+                        np.full(len(t), scn.grid.feeders[fpos].tdi_node),
+                    )
+                )
+                prev_q, prev_c = q, cost
+    if not rows:
+        return BidTable(
+            *(np.zeros(0, dtype=int),) * 3,
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(0, dtype=int),
+            np.zeros(0, dtype=int),
+        )
+    cat = [np.concatenate([r[i] for r in rows]) for i in range(5)]
+    n = len(cat[0])
+    return BidTable(
+        der=np.full(n, -1),
+        direction=cat[0].astype(int),
+        period=cat[1].astype(int),
+        q_max_mw=cat[2],
+        price_eur_per_mwh=cat[3],
+        node=cat[4].astype(int),
+        aggregator=np.full(n, -1),
+    )
+
+
+def _cost_by_period(c: Clearing, T: int) -> np.ndarray:
+    b = c.bids
+    return np.bincount(b.period, c.accepted_mw * b.price_eur_per_mwh * c.dt_h, T) + np.nan_to_num(
+        c.penalty_eur_by_period
+    )
+
+
+def _feeder_cost_by_period(c: Clearing, mask: np.ndarray, T: int) -> np.ndarray:
+    """The step-1 cost of one feeder per period (its bids; penalties are shared by the
+    all-feeder DSO solve and are split in proportion to nothing: they are zero when the DSO
+    can meet its needs, which the curve then measures against)."""
+    b = c.bids
+    return np.bincount(b.period[mask], (c.accepted_mw * b.price_eur_per_mwh * c.dt_h)[mask], T)
+
+
+def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    scn = ctx.scn
+    log = MessageLog()
+    n = len(scn.bids)
+    d_mask = distribution_bids(scn)
+    steps: list[StepRecord] = []
+    caps = scn.bids.q_max_mw.copy()
+    discarded = 0.0
+    if mech.d_constraints in ("static_prequal", "traffic_light", "doe"):
+        flt = apply_filter(ctx, mech, scn.bids, log, receiver=TSO)
+        caps, discarded = flt.caps_mw, flt.discarded_mwh
+    # ---- step 1: the DSO clears its own needs ------------------------------------------
+    idx_d = np.flatnonzero(d_mask & (caps > EPS))
+    bids_d = scn.bids.with_caps(caps).subset(idx_d)
+    send_bids(log, "dso", scn, bids_d, DSO)
+    c1 = ctx.clear(
+        ctx.spec(bids_d, mech, feeders=ctx.all_feeders, balance=False, transmission=False)
+    )
+    steps.append(StepRecord.of("dso own needs", DSO, c1))
+    acc = scatter(n, idx_d, c1.accepted_mw)
+    pay = scatter(n, idx_d, payments(c1, mech.pricing))
+    dso_cost = float(pay.sum())
+    tso_cost = 0.0
+    delta1 = delta_mw(scn, acc)
+    idx_t = np.flatnonzero(~d_mask & (caps > EPS))
+    send_bids(log, "tso", scn, scn.bids.with_caps(caps).subset(idx_t), TSO)
+    resid = np.where(d_mask, np.maximum(caps - acc, 0.0), caps)
+    path = mech.d_path
+    statuses = [c1.status]
+    if path in ("residual", "filtered"):
+        fwd_caps = resid.copy()
+        if path == "filtered":
+            flt = apply_filter(
+                ctx, mech, scn.bids.with_caps(resid), log, TSO, mode="doe", base_delta_mw=delta1
+            )
+            fwd_caps = np.where(d_mask, flt.caps_mw, resid)
+            discarded += flt.discarded_mwh
+        idx = np.flatnonzero(fwd_caps > EPS)
+        fwd = scn.bids.with_caps(fwd_caps).subset(idx)
+        fwd_d = d_mask[idx]
+        log.send(
+            "forward",
+            DSO,
+            TSO,
+            "forwarded_bids",
+            {
+                "der": scn.ders.id[fwd.der[fwd_d]],
+                "period": fwd.period[fwd_d],
+                "direction": fwd.direction[fwd_d],
+                "q_max_mw": fwd.q_max_mw[fwd_d],
+                "price": fwd.price_eur_per_mwh[fwd_d],
+            },
+        )
+        c2 = ctx.clear(ctx.spec(fwd, mech, feeders=(), base_delta_mw=delta1))
+        steps.append(StepRecord.of("tso", TSO, c2))
+        statuses.append(c2.status)
+        acc2 = scatter(n, idx, c2.accepted_mw)
+        pay2 = scatter(n, idx, payments(c2, mech.pricing))
+        acc += acc2
+        pay += pay2
+        tso_cost += float(pay2.sum())
+        send_activations(log, "tso", scn, fwd, c2.accepted_mw, TSO)
+        unmet = c2.unmet_imbalance_mw
+    elif path == "aggregated":
+        resid_bids_d = scn.bids.with_caps(np.where(d_mask, caps, 0.0)).subset(idx_d)
+        curves = _curves(ctx, mech, resid_bids_d, c1, delta1, steps)
+        for fpos in ctx.all_feeders:
+            m = curves.node == scn.grid.feeders[fpos].tdi_node
+            log.send(
+                "curve",
+                DSO,
+                TSO,
+                "interface_curve",
+                {
+                    "feeder": scn.grid.feeders[fpos].id,
+                    "period": curves.period[m],
+                    "direction": curves.direction[m],
+                    "q_mw": curves.q_max_mw[m],
+                    "price": curves.price_eur_per_mwh[m],
+                },
+            )
+        bids_t = scn.bids.subset(idx_t)
+        both = _concat(bids_t, curves)
+        c2 = ctx.clear(ctx.spec(both, mech, feeders=(), base_delta_mw=delta1))
+        steps.append(StepRecord.of("tso", TSO, c2))
+        statuses.append(c2.status)
+        k = len(bids_t)
+        acc_t = scatter(n, idx_t, c2.accepted_mw[:k])
+        pay_t = scatter(n, idx_t, payments(c2, mech.pricing)[:k])
+        send_activations(log, "tso", scn, bids_t, c2.accepted_mw[:k], TSO)
+        seg = c2.accepted_mw[k:]
+        seg_pay = float((seg * curves.price_eur_per_mwh).sum() * scn.dt_h)
+        # accepted exchange deviation per feeder -> schedules for the disaggregation
+        schedules = {}
+        for fpos in ctx.all_feeders:
+            m = curves.node == scn.grid.feeders[fpos].tdi_node
+            dev = np.bincount(curves.period[m], seg[m] * curves.direction[m], scn.periods)
+            schedules[fpos] = _exchange_import(scn, fpos, delta1) - dev
+            log.send(
+                "curve",
+                TSO,
+                DSO,
+                "interface_schedule",
+                {"feeder": scn.grid.feeders[fpos].id, "import_mw": schedules[fpos]},
+            )
+        c3 = ctx.clear(
+            ctx.spec(
+                bids_d,
+                mech,
+                feeders=ctx.all_feeders,
+                balance=False,
+                transmission=False,
+                tdi_schedule_mw=schedules,
+            )
+        )
+        steps.append(StepRecord.of("dso disaggregation", DSO, c3))
+        statuses.append(c3.status)
+        acc_d = scatter(n, idx_d, c3.accepted_mw)
+        pay_d = scatter(n, idx_d, payments(c3, mech.pricing))
+        send_activations(log, "dso", scn, bids_d, c3.accepted_mw, DSO)
+        acc = acc_t + acc_d
+        pay = pay_t + pay_d
+        tso_cost = float(pay_t.sum()) + seg_pay
+        dso_cost = float(pay_d.sum()) - seg_pay
+        unmet = c2.unmet_imbalance_mw
+    else:
+        raise ValueError(f"sequential family: d_path {path!r} not supported")
+    if mech.dso_correction:
+        acc, pay_extra, dso_extra, c4 = _correction(ctx, mech, acc, caps, d_mask, log)
+        pay = pay + pay_extra
+        steps.append(StepRecord.of("dso correction", DSO, c4))
+        statuses.append(c4.status)
+        dso_cost += dso_extra
+    return ModelOutcome(
+        status=worst_status(*statuses),
+        accepted_mw=acc,
+        payments_eur=pay,
+        unmet_imbalance_mw=unmet,
+        tso_cost_eur=tso_cost,
+        dso_cost_eur=dso_cost,
+        messages=log,
+        steps=tuple(steps),
+        discarded_mwh=discarded,
+    )
+
+
+def _concat(a: BidTable, b: BidTable) -> BidTable:
+    return BidTable(
+        **{k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in a.__dataclass_fields__}
+    )
+
+
+def _correction(
+    ctx: MarketContext,
+    mech: Mechanism,
+    acc: np.ndarray,
+    caps: np.ndarray,
+    d_mask: np.ndarray,
+    log: MessageLog,
+) -> tuple[np.ndarray, np.ndarray, float, Clearing]:
+    """After the TSO: the DSO fixes its limits with the distribution capacity left, keeping
+    each period's net activation unchanged (no new imbalance)."""
+    scn = ctx.scn
+    n = len(scn.bids)
+    left = np.where(d_mask, np.maximum(caps - acc, 0.0), 0.0)
+    idx = np.flatnonzero(left > EPS)
+    bids = scn.bids.with_caps(left).subset(idx)
+    delta = delta_mw(scn, acc)
+    c = ctx.clear(
+        ctx.spec(
+            bids,
+            mech,
+            feeders=ctx.all_feeders,
+            transmission=False,
+            base_delta_mw=delta,
+            imbalance_mw=np.zeros(scn.periods),
+        )
+    )
+    send_activations(log, "dso correction", scn, bids, c.accepted_mw, DSO)
+    extra = scatter(n, idx, c.accepted_mw)
+    pay_extra = scatter(n, idx, payments(c, mech.pricing))
+    return acc + extra, pay_extra, float(pay_extra.sum()), c
