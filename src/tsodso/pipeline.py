@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from tsodso.coordination.catalogue import CATALOGUE, get_model
 from tsodso.coordination.families.central import run_central
 from tsodso.coordination.families.implicit import run_implicit
@@ -70,7 +72,42 @@ def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
         base.vm_pu[:, f.nodes].T ** 2 - lindistflow(f, p[f.nodes], q[f.nodes], root_vm[k]).v2
         for k, f in enumerate(scn.grid.feeders)
     )
-    return Prepared(scn, ac_model, base, MarketContext(scn, root_vm, offsets, time_limit_s))
+    factor = _dc_rating_factor(scn, ac_model, base)
+    ctx = MarketContext(scn, root_vm, offsets, factor, time_limit_s)
+    return Prepared(scn, ac_model, base, ctx)
+
+
+def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.ndarray:
+    """Per transmission branch and period: |DC flow| / AC apparent power at the forecast,
+    in [0.5, 1] (1 where the branch is lightly loaded, < 10 %, or not in the AC model).
+    Reactive flows and off-nominal voltages load a line beyond its active power; the TSO's
+    DC limit is tightened by what its AC forecast shows."""
+    tg = scn.grid.transmission
+    T = scn.periods
+    factor = np.ones((tg.n_branch, T))
+    if tg.n_branch == 0:
+        return factor
+    B, Bf = tg.susceptance()
+    t_index = np.full(scn.grid.n_nodes, -1)
+    t_index[tg.nodes] = np.arange(len(tg.nodes))
+    p_t = np.zeros((len(tg.nodes), T))
+    np.add.at(p_t, t_index[scn.grid.tdi_of_node()], scn.node_injection_mw())
+    ns, sl = ~tg.slack, tg.slack
+    theta = np.zeros((len(tg.nodes), T))
+    theta[sl] = tg.slack_angle_rad[sl][:, None]
+    theta[ns] = np.linalg.solve(B[np.ix_(ns, ns)], p_t[ns] - B[np.ix_(ns, sl)] @ theta[sl])
+    dc = np.abs(Bf @ theta)  # (m, T)
+    pos = {(k, int(e)): i for i, (k, e) in enumerate(zip(ac_model.branch_kind,
+                                                           ac_model.branch_element, strict=True))}
+    for b in range(tg.n_branch):
+        i = pos.get((str(tg.branch_kind[b]), int(tg.branch_element[b])))
+        if i is None:
+            continue
+        s_ac = base.branch_loading[:, i] * base.branch_rating_mva[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(base.branch_loading[:, i] > 0.1, dc[b] / s_ac, 1.0)
+        factor[b] = np.clip(np.nan_to_num(f, nan=1.0), 0.5, 1.0)
+    return factor
 
 
 def runnable(model: ModelPreset) -> bool:

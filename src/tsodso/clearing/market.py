@@ -46,6 +46,9 @@ class MarketSpec:
     # activations already decided by an earlier step (N, T): they move the operating point
     # and, unless ``imbalance_mw`` is given, what is left of the imbalance
     base_delta_mw: np.ndarray | None = None
+    # (n_branch, T) factor on transmission ratings: DC flow over AC apparent power at the
+    # forecast, so that a DC limit means the AC rating (None: 1)
+    t_rating_factor: np.ndarray | None = None
     imbalance_mw: np.ndarray | None = None  # the balancing need of this clearing (T,)
     time_limit_s: float = 300.0
 
@@ -181,7 +184,8 @@ def define_transmission(c: _Ctx) -> None:
     c_f = th[lj].ravel()
     v_f = np.repeat(Bf_ns[li, lj] * THETA_SCALE, T)
     off = (Bf[:, sl] @ theta_s)[:, None] * np.ones((1, T))
-    rating = (tg.branch_rating_mw[:, None] * np.ones((1, T))).ravel()
+    factor = np.ones((m, T)) if c.spec.t_rating_factor is None else c.spec.t_rating_factor
+    rating = (tg.branch_rating_mw[:, None] * factor).ravel()
     rs = np.arange(m * T)
     for name, sign, lo, hi in (
         ("Trans-flow_max", -1.0, -INF, rating - off.ravel()),

@@ -15,7 +15,9 @@ Sequence = Literal["single", "joint", "dso_then_tso", "parallel", "iterative", "
 DConstraints = Literal[
     "none", "static_prequal", "traffic_light", "doe", "interface_aggregate", "full"
 ]
-DPath = Literal["direct", "residual", "aggregated", "schedule", "platform", "implicit", "none"]
+DPath = Literal[
+    "direct", "residual", "filtered", "aggregated", "schedule", "platform", "implicit", "none"
+]
 Priority = Literal["tso", "dso", "least_cost", "highest_value"]
 Interface = Literal["none", "schedule", "curve", "priced_flow", "joint"]
 Pricing = Literal["pay_as_bid", "pay_as_clear", "nodal"]

@@ -37,7 +37,7 @@ def _spec_key(scn: Scenario, spec: MarketSpec) -> str:
             )
         ).encode()
     )
-    for extra in (spec.base_delta_mw, spec.imbalance_mw):
+    for extra in (spec.base_delta_mw, spec.imbalance_mw, spec.t_rating_factor):
         h.update(b"-" if extra is None else np.ascontiguousarray(extra).tobytes())
     for k in sorted(spec.tdi_schedule_mw):
         h.update(str(k).encode() + np.ascontiguousarray(spec.tdi_schedule_mw[k]).tobytes())
@@ -47,12 +47,14 @@ def _spec_key(scn: Scenario, spec: MarketSpec) -> str:
 @dataclass(frozen=True)
 class MarketContext:
     """A scenario plus what the operators forecast before any market: root voltages of
-    each feeder per period from the baseline AC power flow, and the offset that calibrates
-    each DSO's LinDistFlow model to that AC forecast (exact at the baseline)."""
+    each feeder per period from the baseline AC power flow, the offset that calibrates
+    each DSO's LinDistFlow model to that AC forecast (exact at the baseline), and the
+    factor that turns the TSO's AC ratings into DC flow limits at that forecast."""
 
     scn: Scenario
     root_vm_pu: np.ndarray  # (n_feeders, T)
     v2_offset: tuple[np.ndarray, ...]  # per feeder (n, T): AC minus LinDistFlow at forecast
+    t_rating_factor: np.ndarray | None = None  # (n_branch, T): DC flow / AC MVA at forecast
     time_limit_s: float = 300.0
     cache: dict[str, Clearing] = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,6 +70,7 @@ class MarketContext:
             "d_thermal": "d_congestion" in needs,
             "root_vm_pu": self.root_vm_pu,
             "v2_offset": self.v2_offset,
+            "t_rating_factor": self.t_rating_factor,
             "time_limit_s": self.time_limit_s,
         }
         base.update(kw)

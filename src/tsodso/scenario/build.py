@@ -242,14 +242,23 @@ def _imbalance(cfg: ScenarioConfig, rng: np.random.Generator) -> np.ndarray:
 
 
 def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
-    if cfg.t_rating_scale == 1.0 and cfg.d_rating_scale == 1.0:
+    """Apply rating factors and the distribution voltage band override to a copy."""
+    if (
+        cfg.t_rating_scale == 1.0
+        and cfg.d_rating_scale == 1.0
+        and cfg.d_vmin_pu is None
+        and cfg.d_vmax_pu is None
+    ):
         return net
     net = copy.deepcopy(net)
+    mv = net.bus.vn_kv < cfg.transmission_min_kv
+    if cfg.d_vmin_pu is not None:
+        net.bus.loc[mv, "min_vm_pu"] = cfg.d_vmin_pu
+    if cfg.d_vmax_pu is not None:
+        net.bus.loc[mv, "max_vm_pu"] = cfg.d_vmax_pu
     hv = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
     net.line.loc[hv, "max_i_ka"] *= cfg.t_rating_scale
     net.line.loc[~hv, "max_i_ka"] *= cfg.d_rating_scale
-    tt = net.bus.vn_kv.loc[net.trafo.lv_bus].to_numpy() >= cfg.transmission_min_kv
-    net.trafo.loc[tt, "sn_mva"] *= cfg.t_rating_scale
     return net
 
 

@@ -73,9 +73,15 @@ class ScenarioConfig(_Strict):
     seed: int = 7
     renewable_scale: float = Field(1.0, gt=0, description="factor on every generator profile")
     load_scale: float = Field(1.0, gt=0, description="factor on every load profile")
-    t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission branch ratings")
+    t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission line ratings")
     d_rating_scale: float = Field(1.0, gt=0, description="factor on distribution line ratings")
     transmission_min_kv: float = Field(60.0, gt=0, description="nodes at or above are TSO grid")
+    d_vmin_pu: float | None = Field(
+        None, gt=0.5, lt=1.0, description="distribution voltage band, lower (default: grid's)"
+    )
+    d_vmax_pu: float | None = Field(
+        None, gt=1.0, lt=1.5, description="distribution voltage band, upper (default: grid's)"
+    )
     d_voltage_margin_pu: float = Field(
         0.005, ge=0, le=0.05, description="DSO security margin inside the voltage band (pu)"
     )
@@ -105,6 +111,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {"name": "default", "renewable_scale": 1.3},
     # The same grid and day over 8 quarter-hours around noon: fast tests.
     "small": {"name": "small", "renewable_scale": 1.3, "periods": 8, "first_period": 44},
+    # Isolating presets (4 quarter-hours around noon), each showing one effect:
+    # no distribution problem at all (wide MV band, ample ratings): central == joint;
+    "no-d-congestion": {
+        "name": "no-d-congestion", "renewable_scale": 1.3, "periods": 4, "first_period": 46,
+        "d_vmin_pu": 0.9, "d_vmax_pu": 1.12, "d_rating_scale": 2.0,
+    },
+    # heavy distribution congestion (more PV, halved MV ratings): raw forwarding breaches
+    # limits, filtered and aggregated forwarding do not;
+    "heavy-d-congestion": {
+        "name": "heavy-d-congestion", "renewable_scale": 1.3, "periods": 4,
+        "first_period": 46, "d_rating_scale": 0.45,
+    },
+    # transmission congestion relieved by distribution-connected flexibility (tight 110 kV
+    # ratings, no distribution problem of its own).
+    "t-congestion-d-flex": {
+        "name": "t-congestion-d-flex", "renewable_scale": 1.3, "periods": 4,
+        "first_period": 46, "t_rating_scale": 0.85, "d_vmin_pu": 0.9, "d_vmax_pu": 1.12,
+        "d_rating_scale": 2.0,
+    },
 }
 
 

@@ -169,6 +169,9 @@ class AcModel:
         )
         is_d = grid.node_layer >= 0
         self._branch_is_d = np.concatenate([is_d[lf] | is_d[lt], is_d[tl]])
+        #: pandapower element of each result branch: ("line" | "trafo", index)
+        self.branch_kind = np.array(["line"] * len(ln) + ["trafo"] * len(tr))
+        self.branch_element = np.concatenate([ln.index.to_numpy(), tr.index.to_numpy()])
         vmin = net.bus.min_vm_pu if "min_vm_pu" in net.bus else None
         vmax = net.bus.max_vm_pu if "max_vm_pu" in net.bus else None
         buses = grid.node_bus
