@@ -97,8 +97,10 @@ def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.nd
     theta[sl] = tg.slack_angle_rad[sl][:, None]
     theta[ns] = np.linalg.solve(B[np.ix_(ns, ns)], p_t[ns] - B[np.ix_(ns, sl)] @ theta[sl])
     dc = np.abs(Bf @ theta)  # (m, T)
-    pos = {(k, int(e)): i for i, (k, e) in enumerate(zip(ac_model.branch_kind,
-                                                           ac_model.branch_element, strict=True))}
+    pos = {
+        (k, int(e)): i
+        for i, (k, e) in enumerate(zip(ac_model.branch_kind, ac_model.branch_element, strict=True))
+    }
     for b in range(tg.n_branch):
         i = pos.get((str(tg.branch_kind[b]), int(tg.branch_element[b])))
         if i is None:
@@ -108,10 +110,6 @@ def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.nd
             f = np.where(base.branch_loading[:, i] > 0.1, dc[b] / s_ac, 1.0)
         factor[b] = np.clip(np.nan_to_num(f, nan=1.0), 0.5, 1.0)
     return factor
-
-
-def runnable(model: ModelPreset) -> bool:
-    return model.mechanism.family in FAMILIES
 
 
 def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:

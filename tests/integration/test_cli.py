@@ -99,3 +99,24 @@ def test_unknown_grid_is_a_clear_message(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compare", "--scenario", str(f)])
     assert res.exit_code == 2
     assert "no_such_case" in res.output and "Traceback" not in res.output
+
+
+def test_user_defined_model_in_the_scenario_file(tmp_path: Path) -> None:
+    f = tmp_path / "mine.toml"
+    f.write_text(
+        'preset = "no-d-congestion"\n'
+        "[models.my-filtered]\n"
+        'operator = "separate"\nsequence = "dso_then_tso"\nd_constraints = "full"\n'
+        'd_path = "filtered"\npriority = "dso"\n'
+    )
+    res = runner.invoke(app, ["compare", "-s", str(f), "-m", "my-filtered", "--json"])
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(res.stdout)["results"]
+    assert r["model"] == "my-filtered" and r["family"] == "sequential"
+    assert r["status"] == "optimal"
+    listed = runner.invoke(app, ["models", "--json", "-s", str(f)])
+    ids = [m["id"] for m in json.loads(listed.stdout)["models"]]
+    assert "my-filtered" in ids and len(ids) == 35
+    f.write_text(f.read_text() + 'sequence = "sideways"\n')  # duplicate key: invalid TOML
+    bad = runner.invoke(app, ["compare", "-s", str(f)])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -112,9 +112,7 @@ class LinearProgram:
         self.n_rows += n
         return idx
 
-    def add_to_rows(
-        self, name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray
-    ) -> None:
+    def add_to_rows(self, name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
         """Add coefficients to existing rows of block ``name`` (local row indices)."""
         sl = self.constraints[name]
         rows = np.asarray(rows, dtype=np.int64)

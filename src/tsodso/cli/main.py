@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tsodso.coordination.catalogue import CATALOGUE
+from tsodso.coordination.catalogue import models_for
+from tsodso.coordination.mechanism import ModelPreset
 from tsodso.grids.sources import GridSourceError
 from tsodso.kpi.metrics import KPI_KEYS
-from tsodso.scenario.config import ScenarioConfigError, load_config
+from tsodso.scenario.config import ScenarioConfig, ScenarioConfigError, load_config
 
 app = typer.Typer(
     add_completion=False,
@@ -42,39 +43,39 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _resolve_models(spec: str) -> list[str]:
+def _config(spec: str) -> ScenarioConfig:
+    try:
+        return load_config(spec)
+    except ScenarioConfigError as e:
+        _fail(str(e))
+    raise AssertionError  # unreachable: _fail exits
+
+
+def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelPreset]:
     if spec.strip() == "all":
-        return list(CATALOGUE)
+        return list(available.values())
     ids = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [i for i in ids if i not in CATALOGUE]
+    unknown = [i for i in ids if i not in available]
     if not ids:
         _fail("--models is empty: expected 'all' or comma-separated model ids")
     if unknown:
         _fail(
             f"unknown model id(s): {', '.join(unknown)}; expected 'all' or ids from "
-            "`tsodso models` (e.g. smartnet-a, smartnet-d)"
+            "`tsodso models` (e.g. smartnet-a, smartnet-d) or [models.ID] tables of the "
+            "scenario file"
         )
-    return ids
+    return [available[i] for i in ids]
 
 
-def _load_scenario(spec: str, quiet: bool):
+def _build(cfg: ScenarioConfig, quiet: bool):
     from tsodso.scenario.build import build_scenario
 
-    try:
-        cfg = load_config(spec)
-    except ScenarioConfigError as e:
-        _fail(str(e))
-    with (
-        err.status(
-            f"building scenario {cfg.name!r} (first build of a grid is cached)", spinner="dots"
-        )
-        if not quiet
-        else _Null()
-    ):
+    status = f"building scenario {cfg.name!r} (first build of a grid is cached)"
+    with err.status(status, spinner="dots") if not quiet else _Null():
         try:
             return build_scenario(cfg)
         except GridSourceError as e:
-            _fail(f"scenario {spec}: field grid: {e}")
+            _fail(f"scenario {cfg.name!r}: field grid: {e}")
     return None  # unreachable
 
 
@@ -99,39 +100,31 @@ def _progress(disable: bool) -> Progress:
     )
 
 
-def _run_models(scn, ids: list[str], quiet: bool):
-    from tsodso.pipeline import UnsupportedModel, prepare, run_model
+def _run_models(scn, models: list[ModelPreset], quiet: bool):
+    from tsodso.pipeline import prepare, run_model
 
     prep = prepare(scn)
     results: list[dict[str, Any]] = []
     with _progress(quiet) as prog:
-        task = prog.add_task("clearing", total=len(ids))
-        for mid in ids:
-            prog.update(task, description=f"model {mid}")
-            try:
-                res = run_model(prep, mid)
-                entry: dict[str, Any] = {
-                    "model": mid,
-                    "family": res.model.mechanism.family,
+        task = prog.add_task("clearing", total=len(models))
+        for m in models:
+            prog.update(task, description=f"model {m.id}")
+            res = run_model(prep, m)
+            results.append(
+                {
+                    "model": m.id,
+                    "family": m.mechanism.family,
                     "status": str(res.outcome.status),
+                    "iterations": res.outcome.iterations,
                     "kpis": res.kpis,
                 }
-            except UnsupportedModel as e:
-                entry = {
-                    "model": mid,
-                    "family": CATALOGUE[mid].mechanism.family,
-                    "status": "unsupported",
-                    "message": str(e),
-                    "kpis": {},
-                }
-            results.append(entry)
+            )
             prog.advance(task)
-    joint = [r for r in results if r["family"] == "joint" and r["kpis"]]
+    joint = [r for r in results if r["family"] == "joint"]
     if joint:
         ref = min(r["kpis"]["procurement_cost_eur"] for r in joint)
         for r in results:
-            if r["kpis"]:
-                r["kpis"]["gap_to_joint_eur"] = round(r["kpis"]["procurement_cost_eur"] - ref, 2)
+            r["kpis"]["gap_to_joint_eur"] = round(r["kpis"]["procurement_cost_eur"] - ref, 2)
     return results, prep
 
 
@@ -165,10 +158,11 @@ def compare(
     ] = None,
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
-    ids = _resolve_models(models)
     t0 = time.perf_counter()
-    scn = _load_scenario(scenario, quiet=as_json)
-    results, prep = _run_models(scn, ids, quiet=as_json)
+    cfg = _config(scenario)
+    chosen = _resolve_models(models, models_for(cfg))
+    scn = _build(cfg, quiet=as_json)
+    results, prep = _run_models(scn, chosen, quiet=as_json)
     doc = {
         "scenario": _scenario_summary(scn, prep),
         "results": results,
@@ -238,42 +232,36 @@ def _print_table(doc: dict[str, Any]) -> None:
 @app.command("models")
 def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option("--scenario", "-s", help="also list the [models.ID] of this scenario"),
+    ] = None,
 ) -> None:
     """List every registered coordination model with its mechanism parameters."""
-    from tsodso.pipeline import runnable
+    from tsodso.coordination.catalogue import CATALOGUE
 
-    rows = [{**m.as_dict(), "runnable": runnable(m)} for m in CATALOGUE.values()]
+    available = models_for(_config(scenario)) if scenario else CATALOGUE
+    rows = [m.as_dict() for m in available.values()]
     if as_json:
         sys.stdout.write(json.dumps({"models": rows}, indent=2) + "\n")
         return
     table = Table()
+    keys = ("operator_label", "sequence", "d_constraints", "d_path", "priority", "interface")
     for c in (
         "id",
         "region",
         "family",
         "operator",
-        "seq",
+        "sequence",
         "d_constraints",
         "d_path",
         "priority",
         "interface",
-        "runs",
     ):
         table.add_column(c)
     for r in rows:
         p = r["parameters"]
-        table.add_row(
-            r["id"],
-            r["region"],
-            r["family"],
-            p["operator_label"],
-            p["sequence"],
-            p["d_constraints"],
-            p["d_path"],
-            p["priority"],
-            p["interface"],
-            "yes" if r["runnable"] else "not yet",
-        )
+        table.add_row(r["id"], r["region"], r["family"], *(str(p[k]) for k in keys))
     out.print(table)
 
 
@@ -284,17 +272,15 @@ def run(
     scenario: ScenarioOpt = "default",
 ) -> None:
     """Run one model and write its result tables (Parquet) and a manifest."""
-    from tsodso.pipeline import UnsupportedModel, prepare, run_model
+    from tsodso.pipeline import prepare, run_model
     from tsodso.report.tables import write_run
 
-    _resolve_models(model)
-    scn = _load_scenario(scenario, quiet=False)
+    cfg = _config(scenario)
+    (preset,) = _resolve_models(model, models_for(cfg))
+    scn = _build(cfg, quiet=False)
     prep = prepare(scn)
     with err.status(f"running {model}", spinner="dots"):
-        try:
-            result = run_model(prep, model)
-        except UnsupportedModel as e:
-            _fail(str(e))
+        result = run_model(prep, preset)
     files = write_run(out_dir, scn, prep, result)
     out.print(f"[bold]{model}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}")
     for k in KPI_KEYS:

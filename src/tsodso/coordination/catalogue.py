@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tsodso.coordination.mechanism import ALL_NEEDS, Mechanism, ModelPreset
+from tsodso.scenario.config import ScenarioConfig
 
 _SRC = {
     "smartnet": "SmartNet project, TSO-DSO coordination schemes (Gerard et al., 2018)",
@@ -462,3 +463,20 @@ def get_model(model_id: str) -> ModelPreset:
         return CATALOGUE[model_id]
     except KeyError:
         raise KeyError(f"unknown model {model_id!r}") from None
+
+
+def models_for(cfg: ScenarioConfig) -> dict[str, ModelPreset]:
+    """The catalogue plus the scenario's user-defined models ([models.ID] tables)."""
+    out = dict(CATALOGUE)
+    for mid, m in cfg.models.items():
+        fields = m.model_dump(exclude={"name", "description"})
+        fields["needs"] = tuple(fields["needs"])
+        out[mid] = ModelPreset(
+            id=mid,
+            name=m.name or mid,
+            region="user",
+            source=f"scenario {cfg.name!r}",
+            description=m.description or "user-defined point of the mechanism space",
+            mechanism=Mechanism(**fields),
+        )
+    return out

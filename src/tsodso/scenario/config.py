@@ -15,6 +15,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tsodso.coordination.mechanism import (
+    ALL_NEEDS,
+    ConflictRule,
+    CostAllocation,
+    DConstraints,
+    DPath,
+    Interface,
+    Need,
+    Operator,
+    Pricing,
+    Priority,
+    Sequence,
+)
+
 
 class ScenarioConfigError(ValueError):
     """A scenario description is invalid; ``problems`` lists every problem found."""
@@ -59,6 +73,24 @@ class Penalties(_Strict):
     )
 
 
+class CustomModel(_Strict):
+    """A user-defined point of the mechanism space (MODELS.md section 2)."""
+
+    name: str = ""
+    description: str = ""
+    operator: Operator
+    sequence: Sequence
+    d_constraints: DConstraints
+    d_path: DPath
+    priority: Priority = "least_cost"
+    interface: Interface = "none"
+    needs: tuple[Need, ...] = ALL_NEEDS
+    pricing: Pricing = "pay_as_bid"
+    cost_allocation: CostAllocation = "by_need"
+    conflict_rule: ConflictRule = "dso_override"
+    dso_correction: bool = False
+
+
 class ScenarioConfig(_Strict):
     """A scenario: a grid, a day of profiles and the DERs and needs on it."""
 
@@ -89,6 +121,9 @@ class ScenarioConfig(_Strict):
     aggregators: int = Field(4, ge=1, description="number of aggregators (DERAs)")
     ders: DerMix = DerMix()
     penalties: Penalties = Penalties()
+    models: dict[str, CustomModel] = Field(
+        default_factory=dict, description="user-defined models, by id ([models.my-id] tables)"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> ScenarioConfig:
@@ -114,20 +149,33 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Isolating presets (4 quarter-hours around noon), each showing one effect:
     # no distribution problem at all (wide MV band, ample ratings): central == joint;
     "no-d-congestion": {
-        "name": "no-d-congestion", "renewable_scale": 1.3, "periods": 4, "first_period": 46,
-        "d_vmin_pu": 0.9, "d_vmax_pu": 1.12, "d_rating_scale": 2.0,
+        "name": "no-d-congestion",
+        "renewable_scale": 1.3,
+        "periods": 4,
+        "first_period": 46,
+        "d_vmin_pu": 0.9,
+        "d_vmax_pu": 1.12,
+        "d_rating_scale": 2.0,
     },
     # heavy distribution congestion (more PV, halved MV ratings): raw forwarding breaches
     # limits, filtered and aggregated forwarding do not;
     "heavy-d-congestion": {
-        "name": "heavy-d-congestion", "renewable_scale": 1.3, "periods": 4,
-        "first_period": 46, "d_rating_scale": 0.45,
+        "name": "heavy-d-congestion",
+        "renewable_scale": 1.3,
+        "periods": 4,
+        "first_period": 46,
+        "d_rating_scale": 0.45,
     },
     # transmission congestion relieved by distribution-connected flexibility (tight 110 kV
     # ratings, no distribution problem of its own).
     "t-congestion-d-flex": {
-        "name": "t-congestion-d-flex", "renewable_scale": 1.3, "periods": 4,
-        "first_period": 46, "t_rating_scale": 0.85, "d_vmin_pu": 0.9, "d_vmax_pu": 1.12,
+        "name": "t-congestion-d-flex",
+        "renewable_scale": 1.3,
+        "periods": 4,
+        "first_period": 46,
+        "t_rating_scale": 0.85,
+        "d_vmin_pu": 0.9,
+        "d_vmax_pu": 1.12,
         "d_rating_scale": 2.0,
     },
 }

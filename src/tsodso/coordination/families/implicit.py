@@ -42,8 +42,9 @@ def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     # self-dispatch: each DER's own problem (no network, no balance), cost = bid - revenue
     own = dataclasses.replace(b, price_eur_per_mwh=b.price_eur_per_mwh - b.direction * pi)
     resp = ctx.clear(
-        MarketSpec(bids=own, balance=False, transmission=False, feeders=(),
-                   time_limit_s=ctx.time_limit_s)
+        MarketSpec(
+            bids=own, balance=False, transmission=False, feeders=(), time_limit_s=ctx.time_limit_s
+        )
     )
     acc = resp.accepted_mw
     send_activations(log, "self-dispatch", scn, b, acc, DSO)
@@ -58,6 +59,8 @@ def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         tso_cost_eur=float(tso.sum()),
         dso_cost_eur=float(pay.sum() - tso.sum()),
         messages=log,
-        steps=(StepRecord.of("forecast prices", DSO, forecast),
-               StepRecord.of("self-dispatch", "DERs", resp)),
+        steps=(
+            StepRecord.of("forecast prices", DSO, forecast),
+            StepRecord.of("self-dispatch", "DERs", resp),
+        ),
     )

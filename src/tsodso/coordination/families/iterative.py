@@ -87,8 +87,13 @@ def _master_hook(
                 vals.append(np.concatenate([[1.0], -g]))
                 rhs.append(v - float(g @ ek))
             lp.add_constraints(
-                "User-cuts", np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
-                len(cuts), np.array(rhs), np.inf,
+                "User-cuts",
+                np.concatenate(rows),
+                np.concatenate(cols),
+                np.concatenate(vals),
+                len(cuts),
+                np.array(rhs),
+                np.inf,
             )
 
     return hook
@@ -133,8 +138,14 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         v_total = 0.0
         exchange_value = 0.0  # what the TSO pays the DSOs: interface prices x exchange
         for i, f in enumerate(feeders):
-            spec = ctx.spec(bids_f[f], mech, feeders=(f,), balance=False, transmission=False,
-                            tdi_schedule_mw={f: imp0[f] - e[i]})
+            spec = ctx.spec(
+                bids_f[f],
+                mech,
+                feeders=(f,),
+                balance=False,
+                transmission=False,
+                tdi_schedule_mw={f: imp0[f] - e[i]},
+            )
             c = clear_market(scn, spec)
             build += c.build_s
             solve += c.solve_s
@@ -147,8 +158,13 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             cuts.append((i, c.objective_eur, g, e[i].copy()))
             v_total += c.objective_eur
             exchange_value += float(g @ e[i])
-            log.send(f"iteration {it}", DSO, TSO, "cost_and_prices",
-                     {"feeder": scn.grid.feeders[f].id, "cost": c.objective_eur, "price": g})
+            log.send(
+                f"iteration {it}",
+                DSO,
+                TSO,
+                "cost_and_prices",
+                {"feeder": scn.grid.feeders[f].id, "cost": c.objective_eur, "price": g},
+            )
         if status == Status.ERROR:
             break
         if c_t is not None:
@@ -158,8 +174,9 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         elif it == 1:
             first_subs = subs
         # the TSO's master problem with every cut so far
-        c_t = clear_market(scn, spec_t, _master_hook(scn, feeders, lo, hi, cuts,
-                                                     spec_t.transmission))
+        c_t = clear_market(
+            scn, spec_t, _master_hook(scn, feeders, lo, hi, cuts, spec_t.transmission)
+        )
         build += c_t.build_s
         solve += c_t.solve_s
         if c_t.status != Status.OPTIMAL:
@@ -168,8 +185,13 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         lb = c_t.objective_eur
         e = c_t.user["User-exchange"].reshape(F, T)
         for i, f in enumerate(feeders):
-            log.send(f"iteration {it}", TSO, DSO, "exchange_proposal",
-                     {"feeder": scn.grid.feeders[f].id, "e_mw": e[i]})
+            log.send(
+                f"iteration {it}",
+                TSO,
+                DSO,
+                "exchange_proposal",
+                {"feeder": scn.grid.feeders[f].id, "e_mw": e[i]},
+            )
         if best_ub < np.inf and best_ub - lb <= GAP * max(abs(best_ub), 1.0):
             status = Status.OPTIMAL
             break
@@ -190,8 +212,15 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, T)
     gap = (best_ub - lb) / max(abs(best_ub), 1.0) if np.isfinite(best_ub) else np.inf
     step = StepRecord(
-        f"benders ({it} iterations, gap {gap:.2e})", "TSO+DSO", str(status), best_ub,
-        c_t.n_variables, c_t.n_constraints, c_t.nnz, build, solve,
+        f"benders ({it} iterations, gap {gap:.2e})",
+        "TSO+DSO",
+        str(status),
+        best_ub,
+        c_t.n_variables,
+        c_t.n_constraints,
+        c_t.nnz,
+        build,
+        solve,
     )
     return ModelOutcome(
         status=status,

@@ -93,11 +93,22 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     if mech.d_path == "schedule":
         schedules = {f: _baseline_import(scn, f) for f in ctx.all_feeders}
         for f in ctx.all_feeders:
-            log.send("schedule", TSO, DSO, "interface_schedule",
-                     {"feeder": scn.grid.feeders[f].id, "import_mw": schedules[f]})
+            log.send(
+                "schedule",
+                TSO,
+                DSO,
+                "interface_schedule",
+                {"feeder": scn.grid.feeders[f].id, "import_mw": schedules[f]},
+            )
     c_d = ctx.clear(
-        ctx.spec(bids_d, mech, feeders=ctx.all_feeders, balance=False, transmission=False,
-                 tdi_schedule_mw=schedules)
+        ctx.spec(
+            bids_d,
+            mech,
+            feeders=ctx.all_feeders,
+            balance=False,
+            transmission=False,
+            tdi_schedule_mw=schedules,
+        )
     )
     steps.append(StepRecord.of("dso market", DSO, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
@@ -129,9 +140,13 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         cut_d = dso_acc - dso_acc2
         n_conf = int(((cut_t > EPS) | (cut_d > EPS)).sum())
         if n_conf:
-            log.send("conflict", DSO if mech.conflict_rule != "tso_first" else TSO,
-                     TSO if mech.conflict_rule != "tso_first" else DSO, "conflict_override",
-                     {"rule": mech.conflict_rule, "bids": n_conf})
+            log.send(
+                "conflict",
+                DSO if mech.conflict_rule != "tso_first" else TSO,
+                TSO if mech.conflict_rule != "tso_first" else DSO,
+                "conflict_override",
+                {"rule": mech.conflict_rule, "bids": n_conf},
+            )
             discarded += float((cut_t + cut_d).sum() * scn.dt_h)
         with np.errstate(invalid="ignore", divide="ignore"):
             tso_pay = np.where(tso_acc > EPS, tso_pay_full * tso_acc2 / tso_acc, 0.0)
