@@ -109,7 +109,10 @@ def _run_models(scn, models: list[ModelPreset], quiet: bool):
         task = prog.add_task("clearing", total=len(models))
         for m in models:
             prog.update(task, description=f"model {m.id}")
+            t0 = time.perf_counter()
             res = run_model(prep, m)
+            if not quiet and not err.is_terminal:  # no live bar: one line per model
+                err.print(f"{m.id}: {res.outcome.status} in {time.perf_counter() - t0:.1f} s")
             results.append(
                 {
                     "model": m.id,

@@ -1,0 +1,134 @@
+"""Performance of tsodso's stages, as tables of medians and ratios measured in one run.
+
+    .venv/bin/python benchmarks/run.py [--repeats 3] [--full]
+
+Stages: LP build + hand-over + extraction vs HiGHS solve time (central and joint market),
+our DC-OPF vs pandapower's rundcopp on case118 (same objective asserted), the AC check per
+feeder-interval vs a pandapower runpp call. ``--full`` adds the default scenario (96
+quarter-hours, about a minute per repeat); without it only the 8-period preset runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reference"))
+
+from tsodso.clearing.market import MarketSpec, clear_market  # noqa: E402
+from tsodso.pipeline import prepare  # noqa: E402
+from tsodso.scenario.build import build_scenario  # noqa: E402
+from tsodso.scenario.config import load_config  # noqa: E402
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def bench_lp(presets: list[str], repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    for name in presets:
+        scn = build_scenario(load_config(name))
+        ctx = prepare(scn).ctx
+        for label, feeders in (("central", ()), ("joint", ctx.all_feeders)):
+            spec = MarketSpec(
+                bids=scn.bids,
+                feeders=feeders,
+                root_vm_pu=ctx.root_vm_pu,
+                v2_offset=ctx.v2_offset,
+                t_rating_factor=ctx.t_rating_factor,
+            )
+            wall, c = median_time(lambda s=scn, sp=spec: clear_market(s, sp), repeats)
+            rows.append(
+                {
+                    "scenario": name,
+                    "market": label,
+                    "variables": c.n_variables,
+                    "rows": c.n_constraints,
+                    "nnz": c.nnz,
+                    "wall_s": wall,
+                    "solve_s": c.solve_s,
+                    "overhead_s": wall - c.solve_s,
+                    "overhead/solve": (wall - c.solve_s) / c.solve_s,
+                }
+            )
+    return rows
+
+
+def bench_dcopf(repeats: int) -> dict[str, Any]:
+    from test_dcopf_vs_pandapower import case118_market  # the reference case of the tests
+
+    net, scn = case118_market(line_rating_mw=175.0)
+    t_pp, _ = median_time(lambda: pp.rundcopp(net, trafo_model="pi"), repeats)
+    t_us, c = median_time(lambda: clear_market(scn, MarketSpec(bids=scn.bids)), repeats)
+    assert abs(c.objective_eur - net.res_cost) / net.res_cost < 1e-5
+    return {"ours_s": t_us, "pandapower_s": t_pp, "speed-up": t_pp / t_us}
+
+
+def bench_ac(name: str, repeats: int) -> dict[str, Any]:
+    scn = build_scenario(load_config(name))
+    prep = prepare(scn)
+    p, q = scn.node_injection_mw(), scn.node_q0_mvar
+    t_pgm, _ = median_time(lambda: prep.ac_model.run(p, q), repeats)
+    per = t_pgm / (scn.periods * len(scn.grid.feeders))
+    net = copy.deepcopy(scn.net)
+    net.load.drop(net.load.index, inplace=True)
+    net.sgen.drop(net.sgen.index, inplace=True)
+    for i, bus in enumerate(scn.grid.node_bus):
+        pp.create_sgen(net, int(bus), p_mw=float(p[i, 0]), q_mvar=float(q[i, 0]))
+    t_pp, _ = median_time(lambda: pp.runpp(net, calculate_voltage_angles=True), repeats)
+    return {
+        "scenario": name,
+        "periods": scn.periods,
+        "feeders": len(scn.grid.feeders),
+        "batch_s": t_pgm,
+        "us_per_feeder_interval": per * 1e6,
+        "pandapower_runpp_one_period_s": t_pp,
+        "speed-up per period": t_pp / (t_pgm / scn.periods),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    keys = list(rows[0])
+    fmt = [f"{v:.4g}" if isinstance(v, float) else str(v) for r in rows for v in r.values()]
+    width = [
+        max(len(k), *(len(fmt[i * len(keys) + j]) for i in range(len(rows))))
+        for j, k in enumerate(keys)
+    ]
+    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, width, strict=True))]
+    for i in range(len(rows)):
+        lines.append("  ".join(fmt[i * len(keys) + j].rjust(width[j]) for j in range(len(keys))))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--full", action="store_true", help="add the 96-period default scenario")
+    a = ap.parse_args()
+    presets = ["small", "default"] if a.full else ["small"]
+    print("## LP: our build + hand-over + extraction vs HiGHS solve (medians)")
+    print(table(bench_lp(presets, a.repeats)))
+    print("\n## Single-period DC-OPF, case118 with 175 MW line ratings (same objective)")
+    print(table([bench_dcopf(max(a.repeats, 5))]))
+    print("\n## AC check: power-grid-model batch vs one pandapower runpp")
+    print(table([bench_ac(p, a.repeats) for p in presets]))
+    print(f"\nmachine: {np.__version__=} python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
