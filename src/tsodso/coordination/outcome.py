@@ -76,6 +76,16 @@ class MarketContext:
         base.update(kw)
         return MarketSpec(**base)  # type: ignore[arg-type]
 
+    def dso_spec(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketSpec:
+        """A DSO-side clearing: distribution needs only (no balance, no DC lines), every
+        feeder modelled unless ``feeders`` says otherwise."""
+        base: dict[str, object] = {
+            "feeders": self.all_feeders,
+            "balance": False,
+            "transmission": False,
+        }
+        return self.spec(bids, mech, **{**base, **kw})
+
     def clear(self, spec: MarketSpec, scn: Scenario | None = None) -> Clearing:
         """Clear ``spec`` on ``scn`` (default: this context's scenario), reusing the result
         of an identical clearing run earlier on this context (many presets share one)."""

@@ -97,6 +97,13 @@ class Scenario:
         p = self.node_p0_mw - np.outer(self.imbalance_share, self.imbalance_mw)
         return p if delta_mw is None else p + delta_mw
 
+    def feeder_import_mw(self, fpos: int, injection_mw: np.ndarray) -> np.ndarray:
+        """Import of feeder ``fpos`` at its TDI per period for node injections (N, T),
+        losses neglected (a line-TDI feeder's root is a transmission node: not counted)."""
+        f = self.grid.feeders[fpos]
+        nodes = f.nodes[1:] if f.root_is_tdi else f.nodes
+        return -injection_mw[nodes].sum(axis=0)
+
     def sizes(self) -> dict[str, int]:
         g = self.grid
         return {

@@ -46,12 +46,6 @@ MAX_ITERATIONS = 200
 GAP = 1e-3  # relative gap between the best cost found and the TSO's lower bound
 
 
-def _import0(scn: Scenario, fpos: int) -> np.ndarray:
-    f = scn.grid.feeders[fpos]
-    nodes = f.nodes if not f.root_is_tdi else f.nodes[1:]
-    return -scn.node_injection_mw()[nodes].sum(axis=0)
-
-
 def _master_hook(
     scn: Scenario,
     feeders: list[int],
@@ -121,7 +115,8 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         b = bids_f[f]
         hi[i] = np.bincount(b.period, (b.direction > 0) * b.q_max_mw, T)
         lo[i] = -np.bincount(b.period, (b.direction < 0) * b.q_max_mw, T)
-    imp0 = {f: _import0(scn, f) for f in feeders}
+    p_now = scn.node_injection_mw()
+    imp0 = {f: scn.feeder_import_mw(f, p_now) for f in feeders}
     spec_t = ctx.spec(bids_t, mech, feeders=())
     cuts: list[tuple[int, float, np.ndarray, np.ndarray]] = []
     e = np.zeros((F, T))
@@ -138,14 +133,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         v_total = 0.0
         exchange_value = 0.0  # what the TSO pays the DSOs: interface prices x exchange
         for i, f in enumerate(feeders):
-            spec = ctx.spec(
-                bids_f[f],
-                mech,
-                feeders=(f,),
-                balance=False,
-                transmission=False,
-                tdi_schedule_mw={f: imp0[f] - e[i]},
-            )
+            spec = ctx.dso_spec(bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]})
             c = clear_market(scn, spec)
             build += c.build_s
             solve += c.solve_s

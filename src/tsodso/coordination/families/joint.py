@@ -96,9 +96,7 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     steps.append(StepRecord.of("allocation: TSO stand-alone", operator, c_t))
     c_d_cost = 0.0
     if mech.cost_allocation != "by_need":
-        c_d = ctx.clear(
-            ctx.spec(scn.bids, mech, feeders=ctx.all_feeders, balance=False, transmission=False)
-        )
+        c_d = ctx.clear(ctx.dso_spec(scn.bids, mech))
         steps.append(StepRecord.of("allocation: DSO stand-alone", operator, c_d))
         c_d_cost = float(payments(c_d, mech.pricing).sum())
     tso, dso = split_cost(

@@ -38,13 +38,6 @@ from tsodso.scenario.domain import Scenario
 EPS = 1e-6
 
 
-def _baseline_import(scn: Scenario, fpos: int) -> np.ndarray:
-    """The agreed TDI schedule: the feeder's forecast import, without the imbalance."""
-    f = scn.grid.feeders[fpos]
-    nodes = f.nodes if not f.root_is_tdi else f.nodes[1:]
-    return -scn.node_p0_mw[nodes].sum(axis=0)
-
-
 def resolve_conflicts(
     scn: Scenario, tso_acc: np.ndarray, dso_acc: np.ndarray, rule: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +84,8 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     send_bids(log, "dso", scn, bids_d, DSO)
     schedules = {}
     if mech.d_path == "schedule":
-        schedules = {f: _baseline_import(scn, f) for f in ctx.all_feeders}
+        # the agreed schedule: each feeder's forecast import, without the imbalance
+        schedules = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
         for f in ctx.all_feeders:
             log.send(
                 "schedule",
@@ -100,16 +94,7 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 "interface_schedule",
                 {"feeder": scn.grid.feeders[f].id, "import_mw": schedules[f]},
             )
-    c_d = ctx.clear(
-        ctx.spec(
-            bids_d,
-            mech,
-            feeders=ctx.all_feeders,
-            balance=False,
-            transmission=False,
-            tdi_schedule_mw=schedules,
-        )
-    )
+    c_d = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
     steps.append(StepRecord.of("dso market", DSO, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
     # ---- TSO market -------------------------------------------------------------------

@@ -49,13 +49,6 @@ CURVE_STEPS = 3  # sweep points per direction (fractions 1/3, 2/3, 1 of the feed
 EPS = 1e-6
 
 
-def _exchange_import(scn: Scenario, fpos: int, delta: np.ndarray) -> np.ndarray:
-    """Import of a feeder at its TDI per period (losses neglected)."""
-    f = scn.grid.feeders[fpos]
-    nodes = f.nodes if not f.root_is_tdi else f.nodes[1:]
-    return -(scn.node_injection_mw()[nodes] + delta[nodes]).sum(axis=0)
-
-
 def _feeder_of_bids(scn: Scenario, bids: BidTable) -> np.ndarray:
     return scn.grid.node_layer[bids.node]
 
@@ -77,7 +70,7 @@ def _curves(
         if not in_f.any():
             continue
         sub = bids_d.subset(in_f)
-        e0 = _exchange_import(scn, fpos, delta1)
+        e0 = scn.feeder_import_mw(fpos, scn.node_injection_mw() + delta1)
         acc0 = base.accepted_mw[in_f]
         # the curve offers what can be delivered in every period independently: units
         # with energy coupling (storage, EV) stay with the DSO (interpretation)
@@ -91,13 +84,8 @@ def _curves(
             slope_floor = np.zeros(T)
             for k in range(1, CURVE_STEPS + 1):
                 q = room * k / CURVE_STEPS
-                spec = ctx.spec(
-                    sub,
-                    mech,
-                    feeders=(fpos,),
-                    balance=False,
-                    transmission=False,
-                    tdi_schedule_mw={fpos: e0 - direction * q},
+                spec = ctx.dso_spec(
+                    sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: e0 - direction * q}
                 )
                 c = ctx.clear(spec)
                 steps.append(
@@ -172,9 +160,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     idx_d = np.flatnonzero(d_mask & (caps > EPS))
     bids_d = scn.bids.with_caps(caps).subset(idx_d)
     send_bids(log, "dso", scn, bids_d, DSO)
-    c1 = ctx.clear(
-        ctx.spec(bids_d, mech, feeders=ctx.all_feeders, balance=False, transmission=False)
-    )
+    c1 = ctx.clear(ctx.dso_spec(bids_d, mech))
     steps.append(StepRecord.of("dso own needs", DSO, c1))
     acc = scatter(n, idx_d, c1.accepted_mw)
     pay = scatter(n, idx_d, payments(c1, mech.pricing))
@@ -254,7 +240,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         for fpos in ctx.all_feeders:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
             dev = np.bincount(curves.period[m], seg[m] * curves.direction[m], scn.periods)
-            schedules[fpos] = _exchange_import(scn, fpos, delta1) - dev
+            schedules[fpos] = scn.feeder_import_mw(fpos, scn.node_injection_mw() + delta1) - dev
             log.send(
                 "curve",
                 TSO,
@@ -262,16 +248,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 "interface_schedule",
                 {"feeder": scn.grid.feeders[fpos].id, "import_mw": schedules[fpos]},
             )
-        c3 = ctx.clear(
-            ctx.spec(
-                bids_d,
-                mech,
-                feeders=ctx.all_feeders,
-                balance=False,
-                transmission=False,
-                tdi_schedule_mw=schedules,
-            )
-        )
+        c3 = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
         steps.append(StepRecord.of("dso disaggregation", DSO, c3))
         statuses.append(c3.status)
         acc_d = scatter(n, idx_d, c3.accepted_mw)
