@@ -109,15 +109,14 @@ def _curves(
                     )
                 )
                 prev_q, prev_c = q, cost
-    if not rows:
-        return BidTable(
-            *(np.zeros(0, dtype=int),) * 3,
-            np.zeros(0),
-            np.zeros(0),
-            np.zeros(0, dtype=int),
-            np.zeros(0, dtype=int),
-        )
-    cat = [np.concatenate([r[i] for r in rows]) for i in range(5)]
+    empty = (
+        np.zeros(0, dtype=int),
+        np.zeros(0, dtype=int),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0, dtype=int),
+    )
+    cat = [np.concatenate([r[i] for r in rows]) if rows else empty[i] for i in range(5)]
     n = len(cat[0])
     return BidTable(
         der=np.full(n, -1),
@@ -138,9 +137,9 @@ def _cost_by_period(c: Clearing, T: int) -> np.ndarray:
 
 
 def _feeder_cost_by_period(c: Clearing, mask: np.ndarray, T: int) -> np.ndarray:
-    """The step-1 cost of one feeder per period (its bids; penalties are shared by the
-    all-feeder DSO solve and are split in proportion to nothing: they are zero when the DSO
-    can meet its needs, which the curve then measures against)."""
+    """The step-1 bid cost of one feeder per period: the zero point of its curve. (The
+    all-feeder step-1 solve's penalties are not split by feeder; they are zero when the
+    DSO meets its needs, which the curve's points then include.)"""
     b = c.bids
     return np.bincount(b.period[mask], (c.accepted_mw * b.price_eur_per_mwh * c.dt_h)[mask], T)
 
