@@ -20,6 +20,7 @@ from tsodso.coordination.families.sequential import run_sequential
 from tsodso.coordination.mechanism import Mechanism, ModelPreset
 from tsodso.coordination.outcome import MarketContext, ModelOutcome, delta_mw
 from tsodso.grids.distflow import lindistflow
+from tsodso.grids.model import dc_flows
 from tsodso.kpi.metrics import compute_kpis
 from tsodso.scenario.domain import Scenario
 from tsodso.validation.ac import AcModel, AcResult
@@ -87,16 +88,7 @@ def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.nd
     factor = np.ones((tg.n_branch, T))
     if tg.n_branch == 0:
         return factor
-    B, Bf = tg.susceptance()
-    t_index = np.full(scn.grid.n_nodes, -1)
-    t_index[tg.nodes] = np.arange(len(tg.nodes))
-    p_t = np.zeros((len(tg.nodes), T))
-    np.add.at(p_t, t_index[scn.grid.tdi_of_node()], scn.node_injection_mw())
-    ns, sl = ~tg.slack, tg.slack
-    theta = np.zeros((len(tg.nodes), T))
-    theta[sl] = tg.slack_angle_rad[sl][:, None]
-    theta[ns] = np.linalg.solve(B[np.ix_(ns, ns)], p_t[ns] - B[np.ix_(ns, sl)] @ theta[sl])
-    dc = np.abs(Bf @ theta)  # (m, T)
+    dc = np.abs(dc_flows(scn.grid, scn.node_injection_mw()))  # (m, T)
     pos = {
         (k, int(e)): i
         for i, (k, e) in enumerate(zip(ac_model.branch_kind, ac_model.branch_element, strict=True))

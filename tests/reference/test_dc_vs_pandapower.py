@@ -9,24 +9,8 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 
-from tsodso.grids.model import build_coupled_grid
+from tsodso.grids.model import build_coupled_grid, dc_flows
 from tsodso.scenario.domain import Scenario
-
-
-def _dc_flows(grid: Any, p_node: np.ndarray) -> np.ndarray:
-    """Branch flows of the transmission layer for node injections lumped at TDIs."""
-    tg = grid.transmission
-    B, Bf = tg.susceptance()
-    t_index = np.full(grid.n_nodes, -1)
-    t_index[tg.nodes] = np.arange(len(tg.nodes))
-    p_t = np.zeros(len(tg.nodes))
-    np.add.at(p_t, t_index[grid.tdi_of_node()], p_node)
-    ns, sl = ~tg.slack, tg.slack
-    theta = np.zeros(len(tg.nodes))
-    theta[sl] = tg.slack_angle_rad[sl]
-    rhs = p_t[ns] - B[np.ix_(ns, sl)] @ theta[sl]
-    theta[ns] = np.linalg.solve(B[np.ix_(ns, ns)], rhs)
-    return Bf @ theta
 
 
 def test_case118_flows_match_rundcpp(tolerances: dict[str, Any]) -> None:
@@ -35,7 +19,7 @@ def test_case118_flows_match_rundcpp(tolerances: dict[str, Any]) -> None:
     grid = build_coupled_grid(net, transmission_min_kv=0.0)
     p = np.zeros(grid.n_nodes)
     np.add.at(p, grid.bus_to_node.loc[net.res_bus.index].to_numpy(), -net.res_bus.p_mw.to_numpy())
-    flows = _dc_flows(grid, p)
+    flows = dc_flows(grid, p)[:, 0]
     tg = grid.transmission
     ref = np.where(
         tg.branch_kind == "line",
@@ -58,7 +42,7 @@ def test_simbench_hv_flows_match_rundcpp(small: Scenario, tolerances: dict[str, 
     for i, bus in enumerate(scn.grid.node_bus):
         pp.create_sgen(net, int(bus), p_mw=float(p[i]))
     pp.rundcpp(net, trafo_model="pi")
-    flows = _dc_flows(scn.grid, p)
+    flows = dc_flows(scn.grid, p)[:, 0]
     tg = scn.grid.transmission
     ref = np.where(
         tg.branch_kind == "line",

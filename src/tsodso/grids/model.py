@@ -123,6 +123,25 @@ class CoupledGrid:
         return tdi
 
 
+def dc_flows(grid: CoupledGrid, p_node_mw: np.ndarray) -> np.ndarray:
+    """DC power flow of the transmission layer: branch flows (m, T) for node injections
+    (N, T), every feeder lumped at its TDI (radial and lossless in the DC model), slack
+    nodes at their fixed angles."""
+    tg = grid.transmission
+    p_node_mw = np.atleast_2d(p_node_mw.T).T
+    B, Bf = tg.susceptance()
+    t_index = np.full(grid.n_nodes, -1)
+    t_index[tg.nodes] = np.arange(len(tg.nodes))
+    p_t = np.zeros((len(tg.nodes), p_node_mw.shape[1]))
+    np.add.at(p_t, t_index[grid.tdi_of_node()], p_node_mw)
+    ns, sl = ~tg.slack, tg.slack
+    theta = np.zeros_like(p_t)
+    theta[sl] = tg.slack_angle_rad[sl][:, None]
+    rhs = p_t[ns] - B[np.ix_(ns, sl)] @ theta[sl]
+    theta[ns] = np.linalg.solve(B[np.ix_(ns, ns)], rhs)
+    return Bf @ theta
+
+
 class GridModelError(ValueError):
     """The net cannot be split into a DC transmission layer and radial feeders."""
 
