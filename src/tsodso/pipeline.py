@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tsodso.coordination.catalogue import CATALOGUE, get_model
+from tsodso.coordination.catalogue import get_model
 from tsodso.coordination.families.central import run_central
 from tsodso.coordination.families.implicit import run_implicit
 from tsodso.coordination.families.iterative import run_iterative
@@ -37,10 +37,6 @@ FAMILIES: dict[str, Family] = {
     "implicit": run_implicit,
     "iterative": run_iterative,
 }
-
-
-class UnsupportedModel(ValueError):
-    """The model's mechanism family has no implementation yet."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +103,7 @@ def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.nd
 def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:
     """Run one coordination model on a prepared scenario."""
     preset = get_model(model) if isinstance(model, str) else model
-    family = FAMILIES.get(preset.mechanism.family)
-    if family is None:
-        raise UnsupportedModel(
-            f"model {preset.id!r} needs the {preset.mechanism.family!r} family, "
-            f"not implemented yet (implemented: {', '.join(sorted(FAMILIES))})"
-        )
+    family = FAMILIES[preset.mechanism.family]
     t0 = time.perf_counter()
     key = repr(preset.mechanism)
     outcome = prep.outcomes.get(key)
@@ -124,7 +115,3 @@ def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:
     ac = prep.ac_model.run(scn.node_injection_mw(delta), scn.node_q0_mvar)
     wall = time.perf_counter() - t0
     return RunResult(preset, outcome, ac, compute_kpis(scn, outcome, ac, wall))
-
-
-def all_model_ids() -> list[str]:
-    return list(CATALOGUE)

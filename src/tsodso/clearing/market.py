@@ -91,17 +91,6 @@ class Clearing:
     # row duals of interface rows (``*tdi_schedule``) and hook rows (``User-*``)
     row_duals: dict[str, np.ndarray] = field(default_factory=dict)
 
-    @property
-    def cost_eur(self) -> float:
-        """Pay-as-bid cost of accepted activations (EUR)."""
-        return float(np.sum(self.accepted_mw * self.bids.price_eur_per_mwh)) * self.dt_h
-
-    def delta_by_node(self, n_nodes: int, periods: int) -> np.ndarray:
-        """Signed injection change per node and period (N, T) from accepted bids."""
-        d = np.zeros((n_nodes, periods))
-        np.add.at(d, (self.bids.node, self.bids.period), self.bids.direction * self.accepted_mw)
-        return d
-
 
 @dataclass
 class _Ctx:
