@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,7 +40,7 @@ ScenarioOpt = Annotated[
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -189,7 +190,7 @@ def _print_table(doc: dict[str, Any]) -> None:
     s = doc["scenario"]
     sz, base = s["sizes"], s["baseline"]
     out.print(
-        f"[bold]scenario[/] {s['name']} ({s['digest']}): {sz['buses']} buses, "
+        f"[bold]scenario[/] {escape(s['name'])} ({s['digest']}): {sz['buses']} buses, "
         f"{sz['feeders']} feeders, {sz['ders']} DERs, {sz['bids']} bids, {sz['periods']} periods"
     )
     out.print(
@@ -288,6 +289,60 @@ def run(
     out.print(f"[bold]{model}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}")
     for k in KPI_KEYS:
         out.print(f"  {k:28s} {result.kpis[k]}")
+
+
+@app.command()
+def sweep(
+    vary: Annotated[
+        list[str],
+        typer.Option("--vary", help="FIELD=V1,V2 (dotted for tables, e.g. ders.battery_share)"),
+    ],
+    scenario: ScenarioOpt = "small",
+    models: Annotated[
+        str, typer.Option("--models", "-m", help="'all' or comma-separated model ids")
+    ] = "smartnet-a,smartnet-d",
+    out_dir: Annotated[Path, typer.Option("--out", help="writes sweep.csv here")] = Path(
+        "out/sweep"
+    ),
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="dask.distributed address, tcp://...")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local processes (1 = serial)")] = 2,
+) -> None:
+    """Run a grid of scenario variants x models and write one KPI table."""
+    import pandas as pd
+
+    from tsodso.scale.sweep import parse_variations, run_sweep, sweep_points
+
+    cfg = _config(scenario)
+    chosen = _resolve_models(models, models_for(cfg))
+    try:
+        points = sweep_points(cfg, parse_variations(vary))
+    except ScenarioConfigError as e:
+        _fail(str(e))
+    err.print(f"{len(points)} scenario points x {len(chosen)} models")
+    rows = run_sweep(
+        points,
+        [m.id for m in chosen],
+        scheduler=scheduler,
+        workers=workers,
+        on_done=lambda name: err.print(f"done: {name}", markup=False),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "sweep.csv", index=False)
+    cols = [
+        "scenario",
+        "model",
+        "status",
+        "procurement_cost_eur",
+        "social_welfare_eur",
+        "unresolved_imbalance_mwh",
+        "overload_mwh",
+        "voltage_violations",
+    ]
+    out.print(table[cols].to_string(index=False), markup=False, highlight=False)
+    out.print(f"wrote {out_dir / 'sweep.csv'} ({len(table)} rows)")
 
 
 def main() -> None:  # pragma: no cover - console entry
