@@ -16,7 +16,8 @@ The TSO's objective is a lower bound of the joint optimum and the best cost foun
 upper bound; it stops when the gap is below ``GAP`` (or after ``MAX_ITERATIONS`` / the
 context's time limit) and reports iterations and the gap. Only LPs are solved (HiGHS's QP
 solver took 590 s for one ADMM step of the small case). The DSO subproblems are
-independent per feeder. (interpretation) MODELS.md names ADMM "or an equivalent price-based
+independent per feeder and run in parallel threads (``coordination.areas``).
+(interpretation) MODELS.md names ADMM "or an equivalent price-based
 decomposition": this is the latter; both reach the joint optimum when converged.
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from tsodso.clearing.lp import LinearProgram, Status
 from tsodso.clearing.market import Clearing, clear_market
+from tsodso.coordination.areas import map_areas
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
@@ -132,9 +134,14 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         subs: dict[int, Clearing] = {}
         v_total = 0.0
         exchange_value = 0.0  # what the TSO pays the DSOs: interface prices x exchange
-        for i, f in enumerate(feeders):
+
+        def solve_area(i: int, e: np.ndarray = e) -> Clearing:
+            f = feeders[i]
             spec = ctx.dso_spec(bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]})
-            c = clear_market(scn, spec)
+            return clear_market(scn, spec)
+
+        for i, c in enumerate(map_areas(solve_area, range(F))):
+            f = feeders[i]
             build += c.build_s
             solve += c.solve_s
             subs[f] = c

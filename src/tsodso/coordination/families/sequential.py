@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing
+from tsodso.coordination.areas import map_areas
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
@@ -64,13 +66,16 @@ def _curves(
     """Interface cost curves of every feeder as virtual bids at its TDI node."""
     scn, T, dt = ctx.scn, ctx.scn.periods, ctx.scn.dt_h
     layer = _feeder_of_bids(scn, bids_d)
-    rows: list[tuple[np.ndarray, ...]] = []
-    for fpos in ctx.all_feeders:
+    e_all = scn.node_injection_mw() + delta1
+
+    def feeder_curve(fpos: int) -> tuple[list[tuple[np.ndarray, ...]], list[StepRecord]]:
+        rows: list[tuple[np.ndarray, ...]] = []
+        recs: list[StepRecord] = []
         in_f = layer == fpos
         if not in_f.any():
-            continue
+            return rows, recs
         sub = bids_d.subset(in_f)
-        e0 = scn.feeder_import_mw(fpos, scn.node_injection_mw() + delta1)
+        e0 = scn.feeder_import_mw(fpos, e_all)
         acc0 = base.accepted_mw[in_f]
         # the curve offers what can be delivered in every period independently: units
         # with energy coupling (storage, EV) stay with the DSO (interpretation)
@@ -78,6 +83,7 @@ def _curves(
         room_up = np.bincount(sub.period, (sub.direction > 0) * free, T)
         room_dn = np.bincount(sub.period, (sub.direction < 0) * free, T)
         f_cost0 = _feeder_cost_by_period(base, in_f, T)
+        fid = scn.grid.feeders[fpos].id
         for direction, room in ((1, room_up), (-1, room_dn)):
             prev_q = np.zeros(T)
             prev_c = np.zeros(T)
@@ -88,17 +94,16 @@ def _curves(
                     sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: e0 - direction * q}
                 )
                 c = ctx.clear(spec)
-                steps.append(
-                    StepRecord.of(f"curve {scn.grid.feeders[fpos].id} {direction:+d}/{k}", DSO, c)
-                )
+                recs.append(StepRecord.of(f"curve {fid} {direction:+d}/{k}", DSO, c))
+                if c.status != Status.OPTIMAL:
+                    break  # no offer beyond a point the DSO could not solve
                 cost = _cost_by_period(c, T) - f_cost0
                 dq = q - prev_q
                 with np.errstate(divide="ignore", invalid="ignore"):
                     slope = np.where(dq > EPS, (cost - prev_c) / (dq * dt), 0.0)
                 slope = np.maximum(slope, slope_floor)  # convex: marginal cost never falls
                 slope_floor = slope
-                ok = dq > EPS
-                t = np.flatnonzero(ok)
+                t = np.flatnonzero(dq > EPS)
                 rows.append(
                     (
                         np.full(len(t), direction),
@@ -109,6 +114,12 @@ def _curves(
                     )
                 )
                 prev_q, prev_c = q, cost
+        return rows, recs
+
+    rows: list[tuple[np.ndarray, ...]] = []
+    for part, recs in map_areas(feeder_curve, ctx.all_feeders):  # feeders in parallel
+        rows.extend(part)
+        steps.extend(recs)
     empty = (
         np.zeros(0, dtype=int),
         np.zeros(0, dtype=int),
