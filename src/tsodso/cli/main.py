@@ -1,7 +1,8 @@
 """The ``tsodso`` command line (an edge: it imports the core, never the reverse).
 
 Commands: ``compare`` (run models on one scenario, print a KPI table or JSON), ``models``
-(list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest).
+(list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest),
+``sweep`` (scenario variants x models on Dask, one KPI table).
 User mistakes exit with status 2 and one message listing every problem; no traceback.
 """
 
@@ -11,7 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,9 +22,11 @@ from rich.table import Table
 
 from tsodso.coordination.catalogue import models_for
 from tsodso.coordination.mechanism import ModelPreset
+from tsodso.grids.model import GridModelError
 from tsodso.grids.sources import GridSourceError
 from tsodso.kpi.metrics import KPI_KEYS
-from tsodso.scenario.config import ScenarioConfig, ScenarioConfigError, load_config
+from tsodso.scenario.config import PRESETS, ScenarioConfig, ScenarioConfigError, load_config
+from tsodso.scenario.domain import Scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -35,11 +38,12 @@ err = Console(stderr=True)
 out = Console() if sys.stdout.isatty() else Console(width=220)
 
 ScenarioOpt = Annotated[
-    str, typer.Option("--scenario", "-s", help="preset name (default, small) or a TOML file")
+    str,
+    typer.Option("--scenario", "-s", help=f"preset ({', '.join(PRESETS)}) or a TOML file"),
 ]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=2)
 
@@ -49,7 +53,6 @@ def _config(spec: str) -> ScenarioConfig:
         return load_config(spec)
     except ScenarioConfigError as e:
         _fail(str(e))
-    raise AssertionError  # unreachable: _fail exits
 
 
 def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelPreset]:
@@ -68,16 +71,15 @@ def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelP
     return [available[i] for i in ids]
 
 
-def _build(cfg: ScenarioConfig, quiet: bool):
+def _build(cfg: ScenarioConfig, quiet: bool) -> Scenario:
     from tsodso.scenario.build import build_scenario
 
     status = f"building scenario {cfg.name!r} (first build of a grid is cached)"
     with err.status(status, spinner="dots") if not quiet else _Null():
         try:
             return build_scenario(cfg)
-        except GridSourceError as e:
+        except (GridSourceError, GridModelError) as e:
             _fail(f"scenario {cfg.name!r}: field grid: {e}")
-    return None  # unreachable
 
 
 class _Null:
