@@ -77,6 +77,7 @@ class Feeder:
     vmin_pu: np.ndarray
     vmax_pu: np.ndarray
     root_is_tdi: bool  # True when the TDI is a line (root = transmission node)
+    tdi_rating_mva: float = float("inf")  # transformer(s) at the TDI (inf for a line TDI)
 
     @property
     def n(self) -> int:
@@ -342,6 +343,9 @@ def build_coupled_grid(
                 vmin_pu=vmin,
                 vmax_pu=vmax,
                 root_is_tdi=not tdi_tr,
+                tdi_rating_mva=float((trafos.sn_mva * trafos.parallel).to_numpy()[tdi_tr].sum())
+                if tdi_tr
+                else float("inf"),
             )
         )
     if problems:
