@@ -120,3 +120,13 @@ def test_user_defined_model_in_the_scenario_file(tmp_path: Path) -> None:
     f.write_text(f.read_text() + 'sequence = "sideways"\n')  # duplicate key: invalid TOML
     bad = runner.invoke(app, ["compare", "-s", str(f)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_doe_model_reports_hosting_and_fairness() -> None:
+    res = runner.invoke(app, ["compare", "-s", "small", "-m", "oen-hybrid,smartnet-a", "--json"])
+    assert res.exit_code == 0, res.output
+    k = {r["model"]: r["kpis"] for r in json.loads(res.stdout)["results"]}
+    assert k["oen-hybrid"]["doe_hosting_mw"] > 0
+    assert 0 < k["oen-hybrid"]["doe_fairness_jain"] <= 1
+    assert k["oen-hybrid"]["discarded_flexibility_mwh"] > 0
+    assert "doe_hosting_mw" not in k["smartnet-a"]  # no envelopes in a model without DOEs

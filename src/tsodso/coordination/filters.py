@@ -8,9 +8,10 @@ to a market that does not model distribution limits.
 - ``traffic_light``: per feeder and period, green when the forecast keeps a margin to every
   limit, yellow within the margin, red when violated; in yellow and red periods the bids
   that would push a stressed limit further are blocked;
-- ``doe``: per feeder, period and direction, the largest common fraction of every offered
-  quantity that keeps the forecast within limits (or no worse than the forecast) when all
-  are activated together; each bid is clipped to it.
+- ``doe``: per feeder, period and direction, proportional dynamic operating envelopes
+  (``envelopes.doe``) weighted by what each node offers: the largest common fraction of
+  every offered quantity that keeps the forecast within limits (or no worse than the
+  forecast) when all are activated together; each bid is clipped to it.
 
 The DSO's forecast is LinDistFlow of the baseline with the root voltage from the baseline
 AC power flow. Owns: the three filters and the messages they cause. Must not: clear.
@@ -24,6 +25,7 @@ import numpy as np
 
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import MarketContext
+from tsodso.envelopes.doe import Envelope, envelope
 from tsodso.exchange.messages import DSO, MessageLog
 from tsodso.grids.distflow import FeederState, lindistflow, sensitivities
 from tsodso.scenario.domain import BidTable
@@ -36,6 +38,15 @@ THERMAL_MARGIN = 0.05
 class FilterResult:
     caps_mw: np.ndarray  # new q_max per bid (0 = blocked)
     discarded_mwh: float
+    envelopes: tuple[Envelope, ...] = ()  # the DOEs behind a ``doe`` filter
+
+    def doe_kpis(self) -> dict[str, float]:
+        """Mean hosting per period over feeders (export and import) and mean Jain index."""
+        if not self.envelopes:
+            return {}
+        host = sum(float(e.hosting_mw.mean()) for e in self.envelopes)
+        jain = float(np.mean([e.jain() for e in self.envelopes]))
+        return {"doe_hosting_mw": round(host, 4), "doe_fairness_jain": round(jain, 4)}
 
 
 def _excess(f, st: FeederState, margin_v: float, margin_th: float) -> tuple[np.ndarray, ...]:
@@ -91,6 +102,7 @@ def apply_filter(
     p = scn.node_p0_mw if base_delta_mw is None else scn.node_p0_mw + base_delta_mw
     q = scn.node_q0_mvar
     layer = scn.grid.node_layer[bids.node]
+    envelopes: list[Envelope] = []
     for fpos, f in enumerate(scn.grid.feeders):
         in_f = np.flatnonzero(layer == fpos)
         st = lindistflow(f, p[f.nodes], q[f.nodes], ctx.root_vm_pu[fpos])
@@ -142,36 +154,42 @@ def apply_filter(
                 {"feeder": f.id, "der": scn.ders.id[np.unique(der[block])]},
             )
         elif mode == "doe":
-            base = _excess(f, st, 0.0, 0.0)
+            # proportional envelopes (envelopes.doe), weighted by what each node offers
             for direction in (1, -1):
                 m = bids.direction[in_f] == direction
                 if not m.any():
                     continue
-                inj = np.zeros((f.n, scn.periods))
-                np.add.at(inj, (j[m], t[m]), direction * bids.q_max_mw[in_f[m]])
-                dv = dv2 @ inj
-                dfp = dfl @ inj
-                lam = np.ones(scn.periods)
-                over, under, th = base
-                for delta, ex in (
-                    (dv, over),
-                    (-dv, under),
-                    (np.sign(st.p_flow) * dfp, th),
-                ):
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        room = np.where(ex < 0, -ex / delta, 0.0)
-                    limit = np.where(delta > 1e-12, room, np.inf)
-                    lam = np.minimum(lam, limit.min(axis=0))
-                lam = np.clip(lam, 0.0, 1.0)
+                offered = np.zeros((f.n, scn.periods))
+                np.add.at(offered, (j[m], t[m]), bids.q_max_mw[in_f[m]])
+                cust = np.flatnonzero(offered.any(axis=1))
+                env = envelope(
+                    f,
+                    st,
+                    cust,
+                    "proportional",
+                    direction,
+                    weights=offered[cust],
+                    margin_pu=scn.config.d_voltage_margin_pu,
+                    cap_mw=np.inf,
+                )
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    frac = np.where(offered[cust] > 0, env.limit_mw / offered[cust], 0.0)
+                lam = np.clip(frac.max(axis=0), 0.0, 1.0)  # one fraction per period
                 caps[in_f[m]] = bids.q_max_mw[in_f[m]] * lam[t[m]]
+                envelopes.append(env)
                 log.send(
                     "doe",
                     DSO,
                     receiver,
                     "doe",
-                    {"feeder": f.id, "direction": direction, "limit_mw": np.abs(inj).sum(0) * lam},
+                    {
+                        "feeder": f.id,
+                        "direction": direction,
+                        "node": f.nodes[cust],
+                        "limit_mw": env.limit_mw,
+                    },
                 )
         else:
             raise ValueError(f"unknown d_constraints {mode!r}")
     discarded = float((bids.q_max_mw - caps).sum()) * scn.dt_h
-    return FilterResult(caps, discarded)
+    return FilterResult(caps, discarded, tuple(envelopes))

@@ -145,6 +145,7 @@ class ModelOutcome:
     steps: tuple[StepRecord, ...]
     iterations: int = 1
     discarded_mwh: float = 0.0  # offered but made unusable by filters, DOEs or rules
+    extra_kpis: dict[str, float] = field(default_factory=dict)  # e.g. DOE hosting, fairness
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -88,10 +88,12 @@ def _rows(
 
 
 def _largest_scale(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per period, the largest lambda >= 0 with A (lambda w) <= b."""
-    aw = a @ w  # (k,)
+    """Per period, the largest lambda >= 0 with A (lambda w) <= b; ``w`` is (m,) or (m, T)."""
+    aw = a @ w  # (k,) or (k, T)
+    if aw.ndim == 1:
+        aw = aw[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        lam = np.where(aw[:, None] > 1e-12, b / aw[:, None], np.inf)
+        lam = np.where(aw > 1e-12, b / aw, np.inf)
     out: np.ndarray = lam.min(axis=0)
     return np.where(np.isfinite(out), out, 0.0)
 
@@ -102,7 +104,7 @@ def envelope(
     customers: np.ndarray,
     method: str,
     direction: int = 1,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | None = None,  # (m,) or (m, T) for ``proportional``
     static_mw: float = 0.5,
     margin_pu: float = 0.005,
     thermal_margin: float = 0.1,
@@ -122,7 +124,7 @@ def envelope(
     if method in ("same_for_all", "proportional"):
         w = np.ones(m) if method == "same_for_all" or weights is None else np.asarray(weights)
         lam = _largest_scale(a, b, w)
-        lim = np.minimum(np.outer(w, lam), cap_mw)
+        lim = np.minimum((w if w.ndim == 2 else w[:, None]) * lam[None, :], cap_mw)
         return Envelope(method, direction, customers, lim)
     if method in ("max_total", "max_min"):
         lim = np.zeros((m, T))

@@ -87,4 +87,5 @@ def compute_kpis(
         # build + solve of every clearing the model needed, even when its result was reused
         # from an identical clearing of another preset (wall_time_s then is smaller)
         "compute_time_s": round(float(sum(s.solve_s + s.build_s for s in out.steps)), 3),
+        **out.extra_kpis,
     }

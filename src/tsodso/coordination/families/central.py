@@ -46,4 +46,5 @@ def run_central(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         messages=log,
         steps=(StepRecord.of("central", clearer, c),),
         discarded_mwh=flt.discarded_mwh,
+        extra_kpis=flt.doe_kpis(),
     )
