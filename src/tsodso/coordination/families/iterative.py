@@ -196,6 +196,10 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         assert c_t is not None
         best = (c_t, first_subs, 0.0)
     c_t, subs, exchange_pay = best
+    if status != Status.OPTIMAL:
+        # interface prices settle the exchange only once TSO and DSOs agree; before that
+        # they carry penalty-sized slopes of the unconverged cuts: each side pays its own
+        exchange_pay = 0.0
     acc = scatter(n, idx_t, c_t.accepted_mw)
     pay_t = scatter(n, idx_t, payments(c_t, mech.pricing))
     pay_d = np.zeros(n)
