@@ -115,7 +115,9 @@ def _run_models(scn, models: list[ModelPreset], quiet: bool):
             t0 = time.perf_counter()
             res = run_model(prep, m)
             if not quiet and not err.is_terminal:  # no live bar: one line per model
-                err.print(f"{m.id}: {res.outcome.status} in {time.perf_counter() - t0:.1f} s")
+                err.print(
+                    f"{escape(m.id)}: {res.outcome.status} in {time.perf_counter() - t0:.1f} s"
+                )
             results.append(
                 {
                     "model": m.id,
@@ -288,7 +290,9 @@ def run(
     with err.status(f"running {model}", spinner="dots"):
         result = run_model(prep, preset)
     files = write_run(out_dir, scn, prep, result)
-    out.print(f"[bold]{model}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}")
+    out.print(
+        f"[bold]{escape(model)}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}"
+    )
     for k in KPI_KEYS:
         out.print(f"  {k:28s} {result.kpis[k]}")
 
