@@ -15,7 +15,7 @@ import numpy as np
 from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSpec, clear_market
 from tsodso.coordination.mechanism import Mechanism
-from tsodso.exchange.messages import MessageLog
+from tsodso.exchange.messages import DSO, TSO, MessageLog
 from tsodso.scenario.domain import BidTable, Scenario
 
 
@@ -242,6 +242,20 @@ def send_activations(
                 },
                 period=int(t),
             )
+
+
+def send_schedules(
+    log: MessageLog, step: str, scn: Scenario, schedules: dict[int, np.ndarray]
+) -> None:
+    """The TSO sends each DSO the TDI import it must hold, per feeder."""
+    for fpos, imp in schedules.items():
+        log.send(
+            step,
+            TSO,
+            DSO,
+            "interface_schedule",
+            {"feeder": scn.grid.feeders[fpos].id, "import_mw": imp},
+        )
 
 
 def feeder_model_payload(scn: Scenario, fpos: int) -> dict[str, np.ndarray]:

@@ -30,6 +30,7 @@ from tsodso.coordination.outcome import (
     scatter,
     send_activations,
     send_bids,
+    send_schedules,
     worst_status,
 )
 from tsodso.exchange.messages import DSO, TSO, MessageLog
@@ -86,14 +87,7 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     if mech.d_path == "schedule":
         # the agreed schedule: each feeder's forecast import, without the imbalance
         schedules = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
-        for f in ctx.all_feeders:
-            log.send(
-                "schedule",
-                TSO,
-                DSO,
-                "interface_schedule",
-                {"feeder": scn.grid.feeders[f].id, "import_mw": schedules[f]},
-            )
+        send_schedules(log, "schedule", scn, schedules)
     c_d = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
     steps.append(StepRecord.of("dso market", DSO, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)

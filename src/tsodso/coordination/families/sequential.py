@@ -42,6 +42,7 @@ from tsodso.coordination.outcome import (
     scatter,
     send_activations,
     send_bids,
+    send_schedules,
     worst_status,
 )
 from tsodso.exchange.messages import DSO, TSO, MessageLog
@@ -247,17 +248,12 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         seg_pay = float((seg * curves.price_eur_per_mwh).sum() * scn.dt_h)
         # accepted exchange deviation per feeder -> schedules for the disaggregation
         schedules = {}
+        p_after_dso = scn.node_injection_mw() + delta1
         for fpos in ctx.all_feeders:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
             dev = np.bincount(curves.period[m], seg[m] * curves.direction[m], scn.periods)
-            schedules[fpos] = scn.feeder_import_mw(fpos, scn.node_injection_mw() + delta1) - dev
-            log.send(
-                "curve",
-                TSO,
-                DSO,
-                "interface_schedule",
-                {"feeder": scn.grid.feeders[fpos].id, "import_mw": schedules[fpos]},
-            )
+            schedules[fpos] = scn.feeder_import_mw(fpos, p_after_dso) - dev
+        send_schedules(log, "curve", scn, schedules)
         c3 = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
         steps.append(StepRecord.of("dso disaggregation", DSO, c3))
         statuses.append(c3.status)
