@@ -132,25 +132,98 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class Purchase:
+    """Flexibility one operator bought in one step of a model, per scenario bid: who pays
+    the providers for it, and what (as ordered, at the model's pricing rule)."""
+
+    buyer: str  # TSO | DSO | MO (the platform or market operator)
+    step: str
+    accepted_mw: np.ndarray  # per bid of scn.bids
+    payments_eur: np.ndarray  # per bid of scn.bids
+
+    @property
+    def cost_eur(self) -> float:
+        return float(self.payments_eur.sum())
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Money between operators implied by the model's ``d_path``: the TSO paying a DSO for
+    an interface exchange (curves, agreed interface prices), or a platform billing an SO its
+    share (``share`` is then the fraction of everything the payee bought that the payer
+    owes: settlement applies it to the delivered amounts). ``eur`` is the amount as ordered;
+    negative amounts flow the other way."""
+
+    payer: str
+    payee: str
+    reason: str
+    eur: float
+    share: float | None = None
+
+
+@dataclass(frozen=True)
 class ModelOutcome:
-    """Accepted flexibility (per scenario bid), who pays what, and how it was reached."""
+    """What a model bought (per buyer and step), the money it moves between operators, and
+    how it was reached. Totals per bid and each operator's cost are derived from these."""
 
     status: Status
-    accepted_mw: np.ndarray  # per bid of scn.bids
-    payments_eur: np.ndarray  # per bid of scn.bids, what the provider is paid
+    purchases: tuple[Purchase, ...]
     unmet_imbalance_mw: np.ndarray  # (T,)
-    tso_cost_eur: float
-    dso_cost_eur: float
     messages: MessageLog
     steps: tuple[StepRecord, ...]
+    transfers: tuple[Transfer, ...] = ()
     iterations: int = 1
     discarded_mwh: float = 0.0  # offered but made unusable by filters, DOEs or rules
     extra_kpis: dict[str, float] = field(default_factory=dict)  # e.g. DOE hosting, fairness
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        if not self.purchases:
+            raise ValueError("a model outcome needs at least one purchase (zeros if none)")
+
+    @property
+    def accepted_mw(self) -> np.ndarray:
+        """Accepted quantity per scenario bid, all buyers together."""
+        out: np.ndarray = sum(p.accepted_mw for p in self.purchases)  # type: ignore[assignment]
+        return out
+
+    @property
+    def payments_eur(self) -> np.ndarray:
+        """What each scenario bid's provider is paid, all buyers together."""
+        out: np.ndarray = sum(p.payments_eur for p in self.purchases)  # type: ignore[assignment]
+        return out
+
     @property
     def procurement_cost_eur(self) -> float:
         return float(self.payments_eur.sum())
+
+    def cost_of(self, party: str) -> float:
+        """What ``party`` pays in the end, as ordered: its purchases plus the transfers it
+        pays minus those it receives (a platform that bills everything nets to zero)."""
+        own = sum(p.cost_eur for p in self.purchases if p.buyer == party)
+        paid = sum(t.eur for t in self.transfers if t.payer == party)
+        received = sum(t.eur for t in self.transfers if t.payee == party)
+        return float(own + paid - received)
+
+    @property
+    def tso_cost_eur(self) -> float:
+        return self.cost_of(TSO)
+
+    @property
+    def dso_cost_eur(self) -> float:
+        return self.cost_of(DSO)
+
+
+def platform_bills(
+    buyer: str, total_eur: float, shares_eur: dict[str, float]
+) -> tuple[Transfer, ...]:
+    """A buyer acting for others (platform, market operator) bills each party its share of
+    everything it bought; ``shares_eur`` are the amounts as ordered."""
+    return tuple(
+        Transfer(party, buyer, "bill", eur, eur / total_eur if total_eur else 0.0)
+        for party, eur in shares_eur.items()
+        if party != buyer
+    )
 
 
 def worst_status(*statuses: Status) -> Status:

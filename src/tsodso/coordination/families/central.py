@@ -13,8 +13,10 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
     payments,
+    platform_bills,
     scatter,
     send_activations,
     send_bids,
@@ -36,13 +38,15 @@ def run_central(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     send_activations(log, "central", scn, bids, c.accepted_mw, clearer)
     pay = payments(c, mech.pricing)
     n = len(scn.bids)
+    total = float(pay.sum())
     return ModelOutcome(
         status=c.status,
-        accepted_mw=scatter(n, keep, c.accepted_mw),
-        payments_eur=scatter(n, keep, pay),
+        purchases=(
+            Purchase(clearer, "central", scatter(n, keep, c.accepted_mw), scatter(n, keep, pay)),
+        ),
+        # a market operator clearing for the TSO bills it everything
+        transfers=platform_bills(clearer, total, {TSO: total}),
         unmet_imbalance_mw=c.unmet_imbalance_mw,
-        tso_cost_eur=float(pay.sum()),
-        dso_cost_eur=0.0,
         messages=log,
         steps=(StepRecord.of("central", clearer, c),),
         discarded_mwh=flt.discarded_mwh,

@@ -21,7 +21,9 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
+    Transfer,
     send_activations,
 )
 from tsodso.exchange.messages import DSO, TSO, MessageLog
@@ -53,11 +55,11 @@ def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     signed = np.bincount(b.period, b.direction * acc, scn.periods)
     return ModelOutcome(
         status=resp.status,
-        accepted_mw=acc,
-        payments_eur=pay,
+        # the DSO pays each response its published price; the TSO pays the DSO the
+        # balancing (system price) component of it
+        purchases=(Purchase(DSO, "self-dispatch", acc, pay),),
+        transfers=(Transfer(TSO, DSO, "system price component", float(tso.sum())),),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        tso_cost_eur=float(tso.sum()),
-        dso_cost_eur=float(pay.sum() - tso.sum()),
         messages=log,
         steps=(
             StepRecord.of("forecast prices", DSO, forecast),

@@ -34,7 +34,9 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
+    Transfer,
     distribution_bids,
     payments,
     scatter,
@@ -200,15 +202,15 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         # interface prices settle the exchange only once TSO and DSOs agree; before that
         # they carry penalty-sized slopes of the unconverged cuts: each side pays its own
         exchange_pay = 0.0
-    acc = scatter(n, idx_t, c_t.accepted_mw)
+    acc_t = scatter(n, idx_t, c_t.accepted_mw)
     pay_t = scatter(n, idx_t, payments(c_t, mech.pricing))
-    pay_d = np.zeros(n)
+    acc_d, pay_d = np.zeros(n), np.zeros(n)
     send_activations(log, "tso", scn, bids_t, c_t.accepted_mw, TSO)
     for f, c in subs.items():
-        acc += scatter(n, idx_f[f], c.accepted_mw)
+        acc_d += scatter(n, idx_f[f], c.accepted_mw)
         pay_d += scatter(n, idx_f[f], payments(c, mech.pricing))
         send_activations(log, "dso", scn, bids_f[f], c.accepted_mw, DSO)
-    signed = np.bincount(scn.bids.period, scn.bids.direction * acc, T)
+    signed = np.bincount(scn.bids.period, scn.bids.direction * (acc_t + acc_d), T)
     gap = (best_ub - lb) / max(abs(best_ub), 1.0) if np.isfinite(best_ub) else np.inf
     step = StepRecord(
         f"benders ({it} iterations, gap {gap:.2e})",
@@ -223,11 +225,9 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     )
     return ModelOutcome(
         status=status,
-        accepted_mw=acc,
-        payments_eur=pay_t + pay_d,
+        purchases=(Purchase(TSO, "tso", acc_t, pay_t), Purchase(DSO, "dso", acc_d, pay_d)),
+        transfers=(Transfer(TSO, DSO, "interface exchange at agreed prices", exchange_pay),),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        tso_cost_eur=float(pay_t.sum()) + exchange_pay,
-        dso_cost_eur=float(pay_d.sum()) - exchange_pay,
         messages=log,
         steps=(step,),
         iterations=it,

@@ -18,9 +18,11 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
     feeder_model_payload,
     payments,
+    platform_bills,
     send_activations,
     send_bids,
 )
@@ -107,11 +109,9 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     log.send("settlement", operator, DSO, "bill", {"eur": dso})
     return ModelOutcome(
         status=c.status,
-        accepted_mw=c.accepted_mw,
-        payments_eur=pay,
+        purchases=(Purchase(operator, "joint", c.accepted_mw, pay),),
+        transfers=platform_bills(operator, total, {TSO: tso, DSO: dso}),
         unmet_imbalance_mw=c.unmet_imbalance_mw,
-        tso_cost_eur=tso,
-        dso_cost_eur=dso,
         messages=log,
         steps=tuple(steps),
     )

@@ -24,6 +24,7 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
     distribution_bids,
     payments,
@@ -139,11 +140,11 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)
     return ModelOutcome(
         status=worst_status(c_d.status, c_t.status),
-        accepted_mw=acc,
-        payments_eur=tso_pay + dso_pay,
+        purchases=(
+            Purchase(DSO, "dso market", dso_acc, dso_pay),
+            Purchase(TSO, "tso market", tso_acc, tso_pay),
+        ),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        tso_cost_eur=float(tso_pay.sum()),
-        dso_cost_eur=float(dso_pay.sum()),
         messages=log,
         steps=tuple(steps),
         discarded_mwh=discarded,

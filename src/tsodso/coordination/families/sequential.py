@@ -35,7 +35,9 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
     MarketContext,
     ModelOutcome,
+    Purchase,
     StepRecord,
+    Transfer,
     delta_mw,
     distribution_bids,
     payments,
@@ -173,14 +175,18 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     send_bids(log, "dso", scn, bids_d, DSO)
     c1 = ctx.clear(ctx.dso_spec(bids_d, mech))
     steps.append(StepRecord.of("dso own needs", DSO, c1))
-    acc = scatter(n, idx_d, c1.accepted_mw)
-    pay = scatter(n, idx_d, payments(c1, mech.pricing))
-    dso_cost = float(pay.sum())
-    tso_cost = 0.0
-    delta1 = delta_mw(scn, acc)
+    step1 = Purchase(
+        DSO,
+        "dso own needs",
+        scatter(n, idx_d, c1.accepted_mw),
+        scatter(n, idx_d, payments(c1, mech.pricing)),
+    )
+    purchases: list[Purchase] = []
+    transfers: list[Transfer] = []
+    delta1 = delta_mw(scn, step1.accepted_mw)
     idx_t = np.flatnonzero(~d_mask & (caps > EPS))
     send_bids(log, "tso", scn, scn.bids.with_caps(caps).subset(idx_t), TSO)
-    resid = np.where(d_mask, np.maximum(caps - acc, 0.0), caps)
+    resid = np.where(d_mask, np.maximum(caps - step1.accepted_mw, 0.0), caps)
     path = mech.d_path
     statuses = [c1.status]
     if path in ("residual", "filtered"):
@@ -210,11 +216,16 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         c2 = ctx.clear(ctx.spec(fwd, mech, feeders=(), base_delta_mw=delta1))
         steps.append(StepRecord.of("tso", TSO, c2))
         statuses.append(c2.status)
-        acc2 = scatter(n, idx, c2.accepted_mw)
-        pay2 = scatter(n, idx, payments(c2, mech.pricing))
-        acc += acc2
-        pay += pay2
-        tso_cost += float(pay2.sum())
+        # the TSO pays the providers of forwarded bids directly
+        purchases += [
+            step1,
+            Purchase(
+                TSO,
+                "tso",
+                scatter(n, idx, c2.accepted_mw),
+                scatter(n, idx, payments(c2, mech.pricing)),
+            ),
+        ]
         send_activations(log, "tso", scn, fwd, c2.accepted_mw, TSO)
         unmet = c2.unmet_imbalance_mw
     elif path == "aggregated":
@@ -241,8 +252,6 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         steps.append(StepRecord.of("tso", TSO, c2))
         statuses.append(c2.status)
         k = len(bids_t)
-        acc_t = scatter(n, idx_t, c2.accepted_mw[:k])
-        pay_t = scatter(n, idx_t, payments(c2, mech.pricing)[:k])
         send_activations(log, "tso", scn, bids_t, c2.accepted_mw[:k], TSO)
         seg = c2.accepted_mw[k:]
         seg_pay = float((seg * curves.price_eur_per_mwh).sum() * scn.dt_h)
@@ -257,29 +266,38 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         c3 = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
         steps.append(StepRecord.of("dso disaggregation", DSO, c3))
         statuses.append(c3.status)
-        acc_d = scatter(n, idx_d, c3.accepted_mw)
-        pay_d = scatter(n, idx_d, payments(c3, mech.pricing))
         send_activations(log, "dso", scn, bids_d, c3.accepted_mw, DSO)
-        acc = acc_t + acc_d
-        pay = pay_t + pay_d
-        tso_cost = float(pay_t.sum()) + seg_pay
-        dso_cost = float(pay_d.sum()) - seg_pay
+        # the disaggregation replaces step 1: the DSO buys its own needs and the exchange
+        # from providers; the TSO pays the DSO the curve price of the accepted exchange
+        purchases += [
+            Purchase(
+                TSO,
+                "tso",
+                scatter(n, idx_t, c2.accepted_mw[:k]),
+                scatter(n, idx_t, payments(c2, mech.pricing)[:k]),
+            ),
+            Purchase(
+                DSO,
+                "dso disaggregation",
+                scatter(n, idx_d, c3.accepted_mw),
+                scatter(n, idx_d, payments(c3, mech.pricing)),
+            ),
+        ]
+        transfers.append(Transfer(TSO, DSO, "interface curve segments", seg_pay))
         unmet = c2.unmet_imbalance_mw
     else:
         raise ValueError(f"sequential family: d_path {path!r} not supported")
     if mech.dso_correction:
-        acc, pay_extra, dso_extra, c4 = _correction(ctx, mech, acc, caps, d_mask, log)
-        pay = pay + pay_extra
+        acc = sum(p.accepted_mw for p in purchases)
+        extra, c4 = _correction(ctx, mech, acc, caps, d_mask, log)  # type: ignore[arg-type]
+        purchases.append(extra)
         steps.append(StepRecord.of("dso correction", DSO, c4))
         statuses.append(c4.status)
-        dso_cost += dso_extra
     return ModelOutcome(
         status=worst_status(*statuses),
-        accepted_mw=acc,
-        payments_eur=pay,
+        purchases=tuple(purchases),
+        transfers=tuple(transfers),
         unmet_imbalance_mw=unmet,
-        tso_cost_eur=tso_cost,
-        dso_cost_eur=dso_cost,
         messages=log,
         steps=tuple(steps),
         discarded_mwh=discarded,
@@ -299,7 +317,7 @@ def _correction(
     caps: np.ndarray,
     d_mask: np.ndarray,
     log: MessageLog,
-) -> tuple[np.ndarray, np.ndarray, float, Clearing]:
+) -> tuple[Purchase, Clearing]:
     """After the TSO: the DSO fixes its limits with the distribution capacity left, keeping
     each period's net activation unchanged (no new imbalance)."""
     scn = ctx.scn
@@ -319,6 +337,10 @@ def _correction(
         )
     )
     send_activations(log, "dso correction", scn, bids, c.accepted_mw, DSO)
-    extra = scatter(n, idx, c.accepted_mw)
-    pay_extra = scatter(n, idx, payments(c, mech.pricing))
-    return acc + extra, pay_extra, float(pay_extra.sum()), c
+    extra = Purchase(
+        DSO,
+        "dso correction",
+        scatter(n, idx, c.accepted_mw),
+        scatter(n, idx, payments(c, mech.pricing)),
+    )
+    return extra, c
