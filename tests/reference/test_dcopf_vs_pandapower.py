@@ -56,6 +56,9 @@ def case118_market(line_rating_mw: float | None = None) -> tuple[Any, Scenario]:
         efficiency=np.ones(n),
         synthetic=np.zeros(n, dtype=bool),
         curtailable=np.zeros(n, dtype=bool),
+        p_rated_mw=cap[:, 0],
+        element_table=np.full(n, ""),
+        element_index=np.full(n, -1),
     )
     load = np.zeros(grid.n_nodes)
     np.add.at(load, grid.bus_to_node.loc[net.load.bus].to_numpy(), net.load.p_mw.to_numpy())

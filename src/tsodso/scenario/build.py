@@ -70,10 +70,12 @@ class _DerRows:
     energy: list[float]
     soc0: list[float]
     synthetic: list[bool]
+    rated: list[float]
+    element: list[tuple[str, int]]
 
     @classmethod
     def empty(cls) -> _DerRows:
-        return cls([], [], [], [], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [], [], [], [], [])
 
     def add(
         self,
@@ -87,6 +89,8 @@ class _DerRows:
         energy: float = 0.0,
         soc0: float = 0.0,
         synthetic: bool = False,
+        rated: float = 0.0,
+        element: tuple[str, int] = ("", -1),
     ) -> None:
         self.ids.append(der_id)
         self.kind.append(kind)
@@ -98,6 +102,8 @@ class _DerRows:
         self.energy.append(energy)
         self.soc0.append(soc0)
         self.synthetic.append(synthetic)
+        self.rated.append(rated)
+        self.element.append(element)
 
 
 def _ev_window(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +132,17 @@ def _add_synthetic(
         p, e = mix.battery_mw, mix.battery_mw * mix.battery_hours
         z = np.zeros(t_all)[window]
         rows.add(
-            f"bat-{i}", "battery", int(nd), z, z + p, z + p, COUPLING_STORAGE, e, 0.5 * e, True
+            f"bat-{i}",
+            "battery",
+            int(nd),
+            z,
+            z + p,
+            z + p,
+            COUPLING_STORAGE,
+            e,
+            0.5 * e,
+            True,
+            rated=p,
         )
     ev_nodes = nodes[rng.random(len(nodes)) < mix.ev_share]
     arr, dep = _ev_window(rng, len(ev_nodes))
@@ -147,6 +163,7 @@ def _add_synthetic(
             down[window],
             COUPLING_SHIFT,
             synthetic=True,
+            rated=mix.ev_mw,
         )
     flex = np.flatnonzero(dist_load & (rng.random(len(net.load)) < mix.flex_load_share))
     lp = prof.load_p_mw.to_numpy()
@@ -154,7 +171,16 @@ def _add_synthetic(
         share = mix.flex_load_fraction * np.maximum(lp[:, j], 0.0)
         if share.max() < MIN_BID_MW:
             continue
-        rows.add(f"load-{net.load.index[j]}", "flex_load", int(load_node[j]), -share, share, share)
+        rows.add(
+            f"load-{net.load.index[j]}",
+            "flex_load",
+            int(load_node[j]),
+            -share,
+            share,
+            share,
+            rated=float(share.max()),
+            element=("load", int(net.load.index[j])),
+        )
 
 
 def _build_ders(
@@ -177,7 +203,17 @@ def _build_ders(
             p = sp[:, j]
             dispatchable = kind in ("biomass", "other_gen")
             head = (net.sgen.p_mw.iloc[j] * cfg.renewable_scale - p) if dispatchable else 0 * p
-            rows.add(f"sgen-{idx}", kind, int(sgen_node[j]), p, head, p)
+            rated = float(net.sgen.p_mw.iloc[j] * cfg.renewable_scale)
+            rows.add(
+                f"sgen-{idx}",
+                kind,
+                int(sgen_node[j]),
+                p,
+                head,
+                p,
+                rated=max(rated, float(p.max())),
+                element=("sgen", int(idx)),
+            )
     _add_synthetic(rows, cfg, grid, net, prof, window, rng)
     n = len(rows.ids)
     kinds = np.array(rows.kind)
@@ -203,6 +239,9 @@ def _build_ders(
         efficiency=np.where(coupling == COUPLING_STORAGE, 0.95, 1.0),
         synthetic=np.array(rows.synthetic, dtype=bool),
         curtailable=np.isin(kinds, ["pv", "wind", "hydro"]),
+        p_rated_mw=np.array(rows.rated, dtype=float),
+        element_table=np.array([e[0] for e in rows.element], dtype=object).astype(str),
+        element_index=np.array([e[1] for e in rows.element], dtype=int),
     )
 
 

@@ -40,6 +40,9 @@ class DerTable:
     efficiency: np.ndarray  # one-way efficiency of storage
     synthetic: np.ndarray  # bool: added by the scenario (its baseline adds to the grid's)
     curtailable: np.ndarray  # bool: renewable whose down activation is curtailment
+    p_rated_mw: np.ndarray  # nameplate power (MW): generator capacity, battery/EV power
+    element_table: np.ndarray  # pandapower table the DER comes from: sgen | load | "" (synthetic)
+    element_index: np.ndarray  # its index in that table (-1 for synthetic DERs)
 
     def __len__(self) -> int:
         return len(self.id)
