@@ -1,5 +1,7 @@
-"""The one orchestrator: scenario -> baseline AC forecast -> coordination model ->
-dispatch -> AC check -> KPIs. Every step returns a new object; nothing is written back.
+"""The one orchestrator: scenario -> registration and prequalification -> baseline AC
+forecast -> coordination model -> stacking, dispatch, delivery, baselines, settlement
+(``lifecycle``) -> AC check of what was delivered -> KPIs. Every step returns a new
+object; nothing is written back.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from tsodso.coordination.families.joint import run_joint
 from tsodso.coordination.families.parallel import run_parallel
 from tsodso.coordination.families.sequential import run_sequential
 from tsodso.coordination.mechanism import Mechanism, ModelPreset
-from tsodso.coordination.outcome import MarketContext, ModelOutcome, delta_mw
+from tsodso.coordination.outcome import MarketContext, ModelOutcome
 from tsodso.grids.distflow import lindistflow
 from tsodso.grids.model import dc_flows
 from tsodso.kpi.metrics import compute_kpis
+from tsodso.lifecycle import Lifecycle, run_lifecycle
+from tsodso.operation.contingency import RealTime
+from tsodso.registration.grid import GridCheck, static_hosting_check
+from tsodso.registration.products import Registry, register
 from tsodso.scenario.domain import Scenario
+from tsodso.scenario.history import der_history
 from tsodso.validation.ac import AcModel, AcResult
 
 Family = Callable[[MarketContext, Mechanism], ModelOutcome]
@@ -41,25 +48,47 @@ FAMILIES: dict[str, Family] = {
 
 @dataclass(frozen=True)
 class Prepared:
-    """A scenario with its AC model and the baseline (no flexibility) AC power flow."""
+    """A registered scenario (only prequalified offers), the DSO's grid prequalification,
+    the AC model and the baseline (no flexibility) AC power flow: the operators' forecast."""
 
     scn: Scenario
+    registry: Registry
+    grid_check: GridCheck
     ac_model: AcModel
     baseline: AcResult
     ctx: MarketContext
+    realtime: RealTime
     outcomes: dict[str, ModelOutcome] = field(default_factory=dict, compare=False, repr=False)
+    _history: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def history_mw(self) -> np.ndarray | None:
+        """(D, Y, T) DER history for the X-of-Y baseline (None where the scenario day has
+        too few earlier days of its type); read once."""
+        if "h" not in self._history:
+            try:
+                self._history["h"] = der_history(self.scn, self.scn.config.settlement.history_days)[
+                    0
+                ]
+            except ValueError:
+                self._history["h"] = np.zeros(0)
+        h = self._history["h"]
+        return h if h.size else None
 
 
 @dataclass(frozen=True)
 class RunResult:
     model: ModelPreset
     outcome: ModelOutcome
-    ac: AcResult
-    kpis: dict[str, float | int]
+    life: Lifecycle
+    ac: AcResult  # of what was delivered
+    kpis: dict[str, float | int | None]
 
 
 def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
-    """Run the baseline AC power flow once; its root voltages are the DSOs' forecast."""
+    """Register every DER (withdrawing offers that fail the product prequalification),
+    then run the baseline AC power flow once: its root voltages are the DSOs' forecast."""
+    registry = register(scn)
+    scn = registry.apply(scn)
     ac_model = AcModel(scn.net, scn.grid, scn.dt_h)
     base = ac_model.run(scn.node_injection_mw(), scn.node_q0_mvar)
     roots = [f.nodes[0] for f in scn.grid.feeders]
@@ -71,7 +100,9 @@ def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
     )
     factor = _dc_rating_factor(scn, ac_model, base)
     ctx = MarketContext(scn, root_vm, offsets, factor, time_limit_s)
-    return Prepared(scn, ac_model, base, ctx)
+    grid_check = static_hosting_check(scn, scn.bids, root_vm, offsets)
+    realtime = RealTime.of(scn, ac_model)
+    return Prepared(scn, registry, grid_check, ac_model, base, ctx, realtime)
 
 
 def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.ndarray:
@@ -100,8 +131,9 @@ def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.nd
     return factor
 
 
-def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:
-    """Run one coordination model on a prepared scenario."""
+def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = False) -> RunResult:
+    """Run one coordination model on a prepared scenario, from clearing to settlement.
+    ``with_history`` also computes the historical baseline when it does not settle."""
     preset = get_model(model) if isinstance(model, str) else model
     family = FAMILIES[preset.mechanism.family]
     t0 = time.perf_counter()
@@ -111,7 +143,14 @@ def run_model(prep: Prepared, model: ModelPreset | str) -> RunResult:
         outcome = family(prep.ctx, preset.mechanism)
         prep.outcomes[key] = outcome
     scn = prep.scn
-    delta = delta_mw(scn, outcome.accepted_mw)
-    ac = prep.ac_model.run(scn.node_injection_mw(delta), scn.node_q0_mvar)
+    needs_history = scn.config.settlement.baseline == "historical" or with_history
+    history = prep.history_mw() if needs_history else None
+    life = run_lifecycle(scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime)
+    delta = life.delivery.node_delta_mw(scn)
+    ac = prep.ac_model.run(
+        scn.node_injection_mw(delta),
+        scn.node_q0_mvar,
+        out_of_service=prep.realtime.out_of_service,
+    )
     wall = time.perf_counter() - t0
-    return RunResult(preset, outcome, ac, compute_kpis(scn, outcome, ac, wall))
+    return RunResult(preset, outcome, life, ac, compute_kpis(scn, outcome, life, ac, wall))

@@ -80,6 +80,8 @@ def _build(cfg: ScenarioConfig, quiet: bool) -> Scenario:
             return build_scenario(cfg)
         except (GridSourceError, GridModelError) as e:
             _fail(f"scenario {cfg.name!r}: field grid: {e}")
+        except ScenarioConfigError as e:
+            _fail(str(e))
 
 
 class _Null:
@@ -151,6 +153,11 @@ def _scenario_summary(scn, prep) -> dict[str, Any]:
             "voltage_violations_distribution": b.voltage_violations(distribution=True),
             "imbalance_mwh": round(float(abs(scn.imbalance_mw).sum() * scn.dt_h), 3),
         },
+        "registration": {
+            **prep.registry.summary(),
+            "withdrawn_mwh": round(prep.registry.withdrawn_mwh(scn), 3),
+            "grid_check_blocked_der_directions": len(prep.grid_check.reasons),
+        },
     }
 
 
@@ -204,6 +211,17 @@ def _print_table(doc: dict[str, Any]) -> None:
         f"{base['voltage_violations_distribution']} node-intervals, imbalance "
         f"{base['imbalance_mwh']} MWh"
     )
+    reg = s["registration"]
+    rejected = ", ".join(
+        f"{k.split(': ')[1]} {v}" for k, v in reg.items() if k.startswith("rejected: ")
+    )
+    out.print(
+        f"[bold]registration[/]: {reg['registered']} DERs, {reg['qualified']} prequalified"
+        + (f" (rejected: {rejected})" if rejected else "")
+        + f", {reg['capped by ramp']} capped by ramp; the DSO's grid check blocks "
+        f"{reg['grid_check_blocked_der_directions']} DER directions (binding where a model "
+        "uses static prequalification)"
+    )
     cols = [
         ("procurement_cost_eur", "cost EUR", "{:,.0f}"),
         ("tso_cost_eur", "TSO EUR", "{:,.0f}"),
@@ -213,6 +231,11 @@ def _print_table(doc: dict[str, Any]) -> None:
         ("overload_mwh", "overload MWh", "{:.1f}"),
         ("voltage_violations", "V viol.", "{}"),
         ("curtailment_mwh", "curtail MWh", "{:.0f}"),
+        ("non_delivery_mwh", "undeliv. MWh", "{:.1f}"),
+        ("penalties_eur", "penalty EUR", "{:,.0f}"),
+        ("discarded_flexibility_mwh", "discard MWh", "{:.0f}"),
+        ("doe_hosting_mw", "DOE MW", "{:.1f}"),
+        ("doe_fairness_jain", "Jain", "{:.2f}"),
         ("messages", "msgs", "{}"),
         ("message_bytes", "kB", "{}"),
         ("wall_time_s", "time s", "{:.1f}"),
@@ -226,7 +249,7 @@ def _print_table(doc: dict[str, Any]) -> None:
         k = r["kpis"]
         row = [r["model"], r["status"]]
         for key, _, fmt in cols:
-            if key not in k:
+            if k.get(key) is None:
                 row.append("-")
             elif key == "message_bytes":
                 row.append(f"{k[key] / 1000:,.0f}")

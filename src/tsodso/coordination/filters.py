@@ -27,7 +27,8 @@ from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import MarketContext
 from tsodso.envelopes.doe import Envelope, envelope
 from tsodso.exchange.messages import DSO, MessageLog
-from tsodso.grids.distflow import FeederState, lindistflow, sensitivities
+from tsodso.grids.distflow import sensitivities
+from tsodso.registration.grid import excess, forecast_state, static_hosting_check
 from tsodso.scenario.domain import BidTable
 
 VOLTAGE_MARGIN_PU = 0.005
@@ -47,20 +48,6 @@ class FilterResult:
         host = sum(float(e.hosting_mw.mean()) for e in self.envelopes)
         jain = float(np.mean([e.jain() for e in self.envelopes]))
         return {"doe_hosting_mw": round(host, 4), "doe_fairness_jain": round(jain, 4)}
-
-
-def _excess(f, st: FeederState, margin_v: float, margin_th: float) -> tuple[np.ndarray, ...]:
-    """Distance beyond the (margin-tightened) limits: over-voltage, under-voltage (pu^2),
-    thermal (MW), each (n, T); positive = stressed."""
-    vmax2 = (f.vmax_pu - margin_v)[:, None] ** 2
-    vmin2 = (f.vmin_pu + margin_v)[:, None] ** 2
-    over = st.v2 - vmax2
-    under = vmin2 - st.v2
-    rating = np.where(np.isfinite(f.rating_mva), f.rating_mva, 1e9)[:, None] * (1 - margin_th)
-    pmax = np.sqrt(np.maximum(rating**2 - st.q_flow**2, 0.0))
-    th = np.abs(st.p_flow) - pmax
-    over[0] = under[0] = th[0] = -np.inf
-    return over, under, th
 
 
 def _worsens(dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple) -> np.ndarray:
@@ -99,14 +86,13 @@ def apply_filter(
     if mode in ("none", "full", "interface_aggregate"):
         return FilterResult(caps, 0.0)
     scn = ctx.scn
-    p = scn.node_p0_mw if base_delta_mw is None else scn.node_p0_mw + base_delta_mw
-    q = scn.node_q0_mvar
     layer = scn.grid.node_layer[bids.node]
     envelopes: list[Envelope] = []
+    if mode == "static_prequal":
+        static = static_hosting_check(scn, bids, ctx.root_vm_pu, ctx.v2_offset, base_delta_mw)
     for fpos, f in enumerate(scn.grid.feeders):
         in_f = np.flatnonzero(layer == fpos)
-        st = lindistflow(f, p[f.nodes], q[f.nodes], ctx.root_vm_pu[fpos])
-        st = FeederState(st.v2 + ctx.v2_offset[fpos], st.p_flow, st.q_flow)
+        st = forecast_state(scn, fpos, ctx.root_vm_pu[fpos], ctx.v2_offset[fpos], base_delta_mw)
         dv2, dfl = sensitivities(f)
         local = np.full(scn.grid.n_nodes, -1)
         local[f.nodes] = np.arange(f.n)
@@ -114,8 +100,8 @@ def apply_filter(
         t = bids.period[in_f]
         up = bids.direction[in_f] > 0
         if mode == "traffic_light":
-            stressed = _excess(f, st, VOLTAGE_MARGIN_PU, THERMAL_MARGIN)
-            violated = _excess(f, st, 0.0, 0.0)
+            stressed = excess(f, st, VOLTAGE_MARGIN_PU, THERMAL_MARGIN)
+            violated = excess(f, st, 0.0, 0.0)
             w_up = _worsens(dv2, dfl, st.p_flow, stressed)
             w_dn = _down_worsens(dv2, dfl, st.p_flow, stressed)
             block = np.where(up, w_up[j, t], w_dn[j, t])
@@ -129,29 +115,14 @@ def apply_filter(
                 "traffic_light", DSO, receiver, "traffic_light", {"feeder": f.id, "colour": colour}
             )
         elif mode == "static_prequal":
-            base = _excess(f, st, 0.0, 0.0)
-            dq = bids.q_max_mw[in_f] * np.where(up, 1.0, -1.0)
-            der = bids.der[in_f]
-            fail = np.zeros(len(in_f), dtype=bool)
-            over, under, th = base
-            for delta, ex in (
-                (dv2[:, j] * dq, over),
-                (-dv2[:, j] * dq, under),
-                (np.sign(st.p_flow[:, t]) * dfl[:, j] * dq, th),
-            ):
-                new = ex[:, t] + delta
-                fail |= ((delta > 1e-9) & (new > 1e-9)).any(axis=0)
-            # static: a DER direction fails for the whole day if it fails in any period
-            key = der * 2 + up
-            failed_keys = np.unique(key[fail])
-            block = np.isin(key, failed_keys)
-            caps[in_f[block]] = 0.0
+            blocked = in_f[static.blocked[in_f]]
+            caps[blocked] = 0.0
             log.send(
                 "prequalification",
                 DSO,
                 receiver,
                 "prequalification",
-                {"feeder": f.id, "der": scn.ders.id[np.unique(der[block])]},
+                {"feeder": f.id, "der": scn.ders.id[np.unique(bids.der[blocked])]},
             )
         elif mode == "doe":
             # proportional envelopes (envelopes.doe), weighted by what each node offers

@@ -1,10 +1,14 @@
 """KPIs of one model run (MODELS.md section 6), read-only over the scenario, the model's
-outcome and the AC check of what it dispatched.
+outcome, what happened after the clearing (stacking, delivery, settlement) and the AC check
+of what was delivered.
 
+Market figures (procurement cost, its split) are as the markets cleared; physical figures
+(imbalance, violations, curtailment) are as delivered; settled figures are from the ledger.
 social_welfare_eur is minus the social cost of the day: the providers' activation cost at
-their bid prices, plus unresolved imbalance at the value of lost load, plus the violations
-the AC check finds at the scenario's penalty prices (overload MWh, squared-voltage excess).
-It makes models that ignore a limit pay for what the AC check exposes.
+their bid prices for the activations that stood, plus unresolved imbalance at the value of
+lost load, plus the violations the AC check finds at the scenario's penalty prices (overload
+MWh, squared-voltage excess). It makes models that ignore a limit pay for what the AC check
+exposes.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.coordination.outcome import ModelOutcome
+from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
 from tsodso.validation.ac import AcResult
 
@@ -25,6 +30,11 @@ KPI_KEYS = (
     "overload_mwh",
     "voltage_violations",
     "curtailment_mwh",
+    "non_delivery_mwh",
+    "penalties_eur",
+    "discarded_flexibility_mwh",
+    "doe_hosting_mw",
+    "doe_fairness_jain",
     "messages",
     "message_bytes",
     "wall_time_s",
@@ -39,25 +49,35 @@ def voltage_excess_pu2h(ac: AcResult) -> float:
 
 
 def compute_kpis(
-    scn: Scenario, out: ModelOutcome, ac: AcResult, wall_time_s: float
-) -> dict[str, float | int]:
-    """All KPIs of one run as a flat dict (KPI_KEYS first, then diagnostics)."""
+    scn: Scenario, out: ModelOutcome, life: Lifecycle, ac: AcResult, wall_time_s: float
+) -> dict[str, float | int | None]:
+    """All KPIs of one run as a flat dict (KPI_KEYS first, then diagnostics). DOE KPIs are
+    None for models that do not use envelopes."""
     b = scn.bids
     dt = scn.dt_h
     pen = scn.config.penalties
-    activation_cost = float((out.accepted_mw * b.price_eur_per_mwh).sum() * dt)
-    # realised, not as any one clearing saw it: imbalance minus what was activated
-    signed = np.bincount(b.period, b.direction * out.accepted_mw, scn.periods)
-    unresolved = float(np.abs(scn.imbalance_mw - signed).sum() * dt)
+    standing = life.stack.accepted_mw
+    dl = life.delivery
+    activation_cost = float((standing * b.price_eur_per_mwh).sum() * dt)
+    # realised: the imbalance minus what DERs really did against their nominations
+    realised = dl.realised_flex_mw(scn)
+    unresolved = float(np.abs(scn.imbalance_mw - realised).sum() * dt)
     overload = ac.overload_mwh()
     vexcess = voltage_excess_pu2h(ac)
-    curtailed = (b.direction < 0) & scn.ders.curtailable[b.der]
+    curt = scn.ders.curtailable
+    curtailed = float(np.maximum(dl.true_base_mw[curt] - dl.metered_mw[curt], 0.0).sum() * dt)
     welfare = -(
         activation_cost
         + unresolved * pen.imbalance_eur_per_mwh
         + overload * pen.overload_eur_per_mwh
         + vexcess * pen.voltage_eur_per_pu2h
     )
+    messages = out.messages.count + life.messages.count
+    message_bytes = out.messages.total_bytes + life.messages.total_bytes
+    settled = life.settlement.kpis()
+    errors = {
+        f"baseline_mae_{m}_mw": round(e["mae_mw"], 5) for m, e in life.baseline_errors.items()
+    }
     return {
         "procurement_cost_eur": round(out.procurement_cost_eur, 2),
         "tso_cost_eur": round(out.tso_cost_eur, 2),
@@ -66,19 +86,35 @@ def compute_kpis(
         "unresolved_imbalance_mwh": round(unresolved, 4),
         "overload_mwh": round(overload, 4),
         "voltage_violations": ac.voltage_violations(),
-        "curtailment_mwh": round(float(out.accepted_mw[curtailed].sum() * dt), 4),
-        "messages": out.messages.count,
-        "message_bytes": out.messages.total_bytes,
+        "curtailment_mwh": round(curtailed, 4),
+        "non_delivery_mwh": settled["non_delivery_mwh"],
+        "penalties_eur": settled["penalties_eur"],
+        "discarded_flexibility_mwh": round(out.discarded_mwh, 4),
+        "doe_hosting_mw": out.extra_kpis.get("doe_hosting_mw"),
+        "doe_fairness_jain": out.extra_kpis.get("doe_fairness_jain"),
+        "messages": messages,
+        "message_bytes": message_bytes,
         "wall_time_s": round(wall_time_s, 3),
         # diagnostics
+        "market_messages": out.messages.count,
+        "market_unmet_imbalance_mwh": round(float(np.abs(out.unmet_imbalance_mw).sum() * dt), 4),
         "activation_cost_eur": round(activation_cost, 2),
-        "activated_mwh": round(float(out.accepted_mw.sum() * dt), 4),
+        "activated_mwh": round(float(standing.sum() * dt), 4),
+        "delivered_mwh": settled["delivered_mwh"],
+        "stacking_cut_mwh": round(life.stack.cut_mwh(dt), 4),
+        "rebound_mwh": round(float(dl.rebound_mw.sum() * dt), 4),
+        "failed_ders": int(dl.failed.sum()),
+        "settled_tso_eur": settled["settled_tso_eur"],
+        "settled_dso_eur": settled["settled_dso_eur"],
+        "settled_mo_eur": settled["settled_mo_eur"],
+        "ledger_total_cents": settled["ledger_total_cents"],
+        **errors,
+        **(life.contingency.kpis(dt) if life.contingency is not None else {}),
         "overload_transmission_mwh": round(ac.overload_mwh(distribution=False), 4),
         "overload_distribution_mwh": round(ac.overload_mwh(distribution=True), 4),
         "voltage_violations_transmission": ac.voltage_violations(distribution=False),
         "voltage_violations_distribution": ac.voltage_violations(distribution=True),
         "max_voltage_deviation_pu": round(ac.max_voltage_deviation_pu(), 5),
-        "discarded_flexibility_mwh": round(out.discarded_mwh, 4),
         "d_network_data_holders": out.messages.holders_of("d_network", "DSO"),
         "ac_unconverged_periods": int((~ac.converged).sum()),
         "iterations": out.iterations,
@@ -87,5 +123,5 @@ def compute_kpis(
         # build + solve of every clearing the model needed, even when its result was reused
         # from an identical clearing of another preset (wall_time_s then is smaller)
         "compute_time_s": round(float(sum(s.solve_s + s.build_s for s in out.steps)), 3),
-        **out.extra_kpis,
+        **{k: v for k, v in out.extra_kpis.items() if not k.startswith("doe_")},
     }

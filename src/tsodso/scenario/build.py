@@ -17,7 +17,7 @@ from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
 from tsodso.grids.sources import ElementProfiles, GridSourceError, load_net, window_profiles
-from tsodso.scenario.config import ScenarioConfig
+from tsodso.scenario.config import ScenarioConfig, ScenarioConfigError
 from tsodso.scenario.domain import (
     COUPLING_NONE,
     COUPLING_SHIFT,
@@ -376,6 +376,12 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
     net = _set_daily_taps(net, grid, p0 - np.outer(share, imbalance), q0)
     # taps change transformer reactances in the DC model: rebuild (same nodes and feeders)
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
+    if cfg.events:
+        from tsodso.grids.outage import outage_problems
+
+        problems = outage_problems(net, grid, cfg.events, cfg.transmission_min_kv)
+        if problems:
+            raise ScenarioConfigError(f"{cfg.name!r} (events)", problems)
     return Scenario(
         config=cfg,
         net=net,

@@ -11,7 +11,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -73,6 +73,109 @@ class Penalties(_Strict):
     )
 
 
+class Registration(_Strict):
+    """Product prequalification rules (one flexibility product, MODELS.md section 5) and the
+    registration data the scenario gives DERs that the grid data does not have."""
+
+    min_unit_mw: float = Field(
+        0.005, ge=0, description="smallest unit that can register (nameplate MW)"
+    )
+    full_activation_min: float = Field(
+        15.0, gt=0, le=60, description="full activation time of the product (minutes)"
+    )
+    min_duration_h: float = Field(
+        0.5, ge=0, description="storage must sustain full power this long (h)"
+    )
+    interval_meter_share: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="share of flexible loads and EV hubs with a 15-minute interval meter "
+        "(generators and batteries always have one); units without are rejected",
+    )
+
+
+class Delivery(_Strict):
+    """How activations are delivered in real time (seeded; the same for every model)."""
+
+    forecast_error_std: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="relative std. dev. of the real baseline of renewables and flexible loads "
+        "against their nominated schedule",
+    )
+    forecast_error_corr: float = Field(
+        0.9, ge=0, lt=1, description="AR(1) coefficient of that error per quarter-hour"
+    )
+    non_delivery_probability: float = Field(
+        0.02, ge=0, le=1, description="probability that a DER delivers none of its activations"
+    )
+    rebound_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="energy a flexible load consumes after an up activation, per MWh reduced",
+    )
+    rebound_periods: int = Field(4, ge=1, le=96, description="quarter-hours the rebound lasts")
+
+
+class Settlement(_Strict):
+    """How delivered flexibility is measured and paid."""
+
+    baseline: Literal["nominated", "historical", "mbma"] = Field(
+        "nominated", description="baseline that measures delivery for payment"
+    )
+    history_days: int = Field(10, ge=1, le=60, description="Y of the historical X-of-Y baseline")
+    x_of_y: int = Field(4, ge=1, description="X of the historical X-of-Y baseline")
+    availability_eur_per_mw_h: float = Field(
+        0.0, ge=0, description="availability payment per MW activated per hour"
+    )
+    penalty_factor: float = Field(
+        1.5, ge=0, description="non-delivery penalty: factor x bid price x MWh not delivered"
+    )
+
+    @model_validator(mode="after")
+    def _x_le_y(self) -> Settlement:
+        if self.x_of_y > self.history_days:
+            raise ValueError(f"x_of_y = {self.x_of_y} exceeds history_days = {self.history_days}")
+        return self
+
+
+class Event(_Strict):
+    """Something that happens in real time, after the markets cleared, and switches the
+    operators to contingency rules in its periods (``operation.contingency``)."""
+
+    kind: Literal["line_outage", "trafo_outage", "forecast_error"]
+    element: int | None = Field(
+        None, description="pandapower index of the line or transformer that trips (outages)"
+    )
+    first_period: int = Field(0, ge=0, description="first period of the event (scenario index)")
+    last_period: int | None = Field(
+        None, ge=0, description="last period, inclusive (default: the end of the scenario)"
+    )
+    magnitude: float = Field(
+        0.3,
+        ge=-1,
+        le=5,
+        description="forecast_error: relative deviation of real renewable output",
+    )
+    feeder: str = Field("", description="forecast_error: only this feeder ('' = everywhere)")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Event:
+        outage = self.kind != "forecast_error"
+        if outage and self.element is None:
+            raise ValueError(f"kind = {self.kind!r} needs 'element' (a pandapower index)")
+        if not outage and self.element is not None:
+            raise ValueError("kind = 'forecast_error' takes no 'element' (use 'feeder')")
+        if self.last_period is not None and self.last_period < self.first_period:
+            raise ValueError(
+                f"last_period = {self.last_period} is before first_period = {self.first_period}"
+            )
+        return self
+
+
 class CustomModel(_Strict):
     """A user-defined point of the mechanism space (MODELS.md section 2)."""
 
@@ -121,6 +224,12 @@ class ScenarioConfig(_Strict):
     aggregators: int = Field(4, ge=1, description="number of aggregators (DERAs)")
     ders: DerMix = DerMix()
     penalties: Penalties = Penalties()
+    registration: Registration = Registration()
+    delivery: Delivery = Delivery()
+    settlement: Settlement = Settlement()
+    events: tuple[Event, ...] = Field(
+        (), description="real-time events ([[events]] tables): outages, forecast errors"
+    )
     models: dict[str, CustomModel] = Field(
         default_factory=dict, description="user-defined models, by id ([models.my-id] tables)"
     )
@@ -131,6 +240,13 @@ class ScenarioConfig(_Strict):
             raise ValueError(
                 f"first_period + periods = {self.first_period + self.periods}, expected <= 96"
             )
+        late = [
+            f"events[{i}]: first_period = {e.first_period}, expected < periods = {self.periods}"
+            for i, e in enumerate(self.events)
+            if e.first_period >= self.periods
+        ]
+        if late:
+            raise ValueError("; ".join(late))
         return self
 
     def digest(self) -> str:
@@ -138,6 +254,14 @@ class ScenarioConfig(_Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+
+# The isolating presets show one mechanism effect each: delivery there is perfect, so that
+# what the AC check finds comes from the coordination model alone.
+_PERFECT_DELIVERY = {
+    "forecast_error_std": 0.0,
+    "non_delivery_probability": 0.0,
+    "rebound_fraction": 0.0,
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The default: the 110 kV meshed grid with 18 radial MV feeders on the sunny, windy
@@ -150,6 +274,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # no distribution problem at all (wide MV band, ample ratings): central == joint;
     "no-d-congestion": {
         "name": "no-d-congestion",
+        "delivery": _PERFECT_DELIVERY,
         "renewable_scale": 1.3,
         "periods": 4,
         "first_period": 46,
@@ -161,6 +286,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # limits, filtered and aggregated forwarding do not;
     "heavy-d-congestion": {
         "name": "heavy-d-congestion",
+        "delivery": _PERFECT_DELIVERY,
         "renewable_scale": 1.3,
         "periods": 4,
         "first_period": 46,
@@ -170,6 +296,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # ratings, no distribution problem of its own).
     "t-congestion-d-flex": {
         "name": "t-congestion-d-flex",
+        "delivery": _PERFECT_DELIVERY,
         "renewable_scale": 1.3,
         "periods": 4,
         "first_period": 46,

@@ -172,6 +172,10 @@ class AcModel:
         #: pandapower element of each result branch: ("line" | "trafo", index)
         self.branch_kind = np.array(["line"] * len(ln) + ["trafo"] * len(tr))
         self.branch_element = np.concatenate([ln.index.to_numpy(), tr.index.to_numpy()])
+        self._branch_ids = {
+            ComponentType.line: line["id"].copy(),
+            ComponentType.transformer: trafo["id"].copy(),
+        }
         vmin = net.bus.min_vm_pu if "min_vm_pu" in net.bus else None
         vmax = net.bus.max_vm_pu if "max_vm_pu" in net.bus else None
         buses = grid.node_bus
@@ -183,15 +187,43 @@ class AcModel:
         )
         self.node_is_d = is_d
 
-    def run(self, p_mw: np.ndarray, q_mvar: np.ndarray, threads: int = 1) -> AcResult:
-        """AC power flow for every period; ``p_mw``, ``q_mvar`` are node injections (N, T)."""
+    def branch_index(self, kind: str, element: int) -> int:
+        """Position of a pandapower line or transformer among the result branches."""
+        hit = np.flatnonzero((self.branch_kind == kind) & (self.branch_element == element))
+        if not len(hit):
+            raise KeyError(f"{kind} {element} is not in operation in the AC model")
+        return int(hit[0])
+
+    def run(
+        self,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        threads: int = 1,
+        out_of_service: np.ndarray | None = None,
+    ) -> AcResult:
+        """AC power flow for every period; ``p_mw``, ``q_mvar`` are node injections (N, T).
+        ``out_of_service`` (T, branches) marks branches that are open in a period
+        (outages); their loading is reported as 0."""
         T = p_mw.shape[1]
         upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
         upd["id"] = self._gen_ids
         upd["p_specified"] = p_mw.T * 1e6
         upd["q_specified"] = q_mvar.T * 1e6
+        update = {ComponentType.sym_gen: upd}
+        if out_of_service is not None and out_of_service.any():
+            start = 0
+            for comp, ids in self._branch_ids.items():
+                closed = ~out_of_service[:, start : start + len(ids)]
+                start += len(ids)
+                if not len(ids):
+                    continue
+                b = initialize_array(DatasetType.update, comp, (T, len(ids)))
+                b["id"] = ids
+                b["from_status"] = closed
+                b["to_status"] = closed
+                update[comp] = b
         out = self.model.calculate_power_flow(
-            update_data={ComponentType.sym_gen: upd},
+            update_data=update,
             calculation_method=CalculationMethod.newton_raphson,
             threading=threads,
             max_iterations=30,

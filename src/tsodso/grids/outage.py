@@ -1,0 +1,112 @@
+"""Outages of scenario events: which lines and transformers may trip without islanding
+anyone, the grid as it is while they are out, and which branches are open per period.
+
+A transmission line may trip if the transmission layer stays connected to a slack; a
+transformer if another one in operation still feeds its low-voltage node (one of a TDI
+pair). Distribution lines may not: feeders are radial, and their reconfiguration (closing
+a ring switch) is not modelled. Owns: those checks and the outage net. Must not: decide
+what operators do about an outage (``operation.contingency``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from pandapower.auxiliary import pandapowerNet
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from tsodso.grids.model import CoupledGrid, GridModelError, build_coupled_grid
+from tsodso.grids.topology import line_in_operation, trafo_in_operation
+from tsodso.scenario.config import Event
+
+OUTAGE_KINDS = {"line_outage": "line", "trafo_outage": "trafo"}
+
+
+def outage_net(net: pandapowerNet, events: tuple[Event, ...]) -> pandapowerNet:
+    """A copy of ``net`` with every outage element of ``events`` out of service."""
+    out = copy.deepcopy(net)
+    for e in events:
+        table = OUTAGE_KINDS.get(e.kind)
+        if table is not None:
+            getattr(out, table).loc[e.element, "in_service"] = False
+    return out
+
+
+def _islanded(grid: CoupledGrid) -> int:
+    """Transmission nodes not connected to any slack."""
+    tg = grid.transmission
+    n = len(tg.nodes)
+    a = coo_matrix((np.ones(tg.n_branch), (tg.branch_from, tg.branch_to)), shape=(n, n)).tocsr()
+    _, label = connected_components(a, directed=False)
+    fed = np.isin(label, label[tg.slack])
+    return int((~fed).sum())
+
+
+def outage_problems(
+    net: pandapowerNet, grid: CoupledGrid, events: tuple[Event, ...], transmission_min_kv: float
+) -> list[str]:
+    """Every reason the events of a scenario cannot happen on this grid (empty if none)."""
+    problems: list[str] = []
+    lines_on, trafos_on = line_in_operation(net), trafo_in_operation(net)
+    feeder_ids = {f.id for f in grid.feeders}
+    for i, e in enumerate(events):
+        where = f"events[{i}]"
+        if e.kind == "forecast_error":
+            if e.feeder and e.feeder not in feeder_ids:
+                problems.append(
+                    f"{where}.feeder = {e.feeder!r}: no such feeder; expected one of "
+                    f"{', '.join(sorted(feeder_ids))}"
+                )
+            continue
+        table = OUTAGE_KINDS[e.kind]
+        on = lines_on if table == "line" else trafos_on
+        if e.element not in on.index:
+            problems.append(f"{where}.element = {e.element}: the grid has no {table} {e.element}")
+            continue
+        if not on.loc[e.element]:
+            problems.append(
+                f"{where}.element = {e.element}: {table} {e.element} is not in operation"
+            )
+            continue
+        if table == "line":
+            kv = float(net.bus.vn_kv.loc[net.line.from_bus.loc[e.element]])
+            if kv < transmission_min_kv:
+                problems.append(
+                    f"{where}.element = {e.element}: line {e.element} is a {kv:g} kV "
+                    "distribution line; radial feeders would be islanded (take a transmission "
+                    "line or one of a TDI transformer pair)"
+                )
+                continue
+        else:
+            lv = grid.bus_to_node.loc[net.trafo.lv_bus]
+            mine = int(lv.loc[net.trafo.lv_bus.loc[e.element]])
+            others = (lv.to_numpy() == mine) & trafos_on.to_numpy()
+            if others.sum() < 2:
+                problems.append(
+                    f"{where}.element = {e.element}: transformer {e.element} alone feeds bus "
+                    f"{int(net.trafo.lv_bus.loc[e.element])}; its outage would island it"
+                )
+                continue
+        try:
+            g = build_coupled_grid(outage_net(net, (e,)), transmission_min_kv)
+        except GridModelError as err:
+            problems.append(f"{where}: the grid without {table} {e.element} is invalid: {err}")
+            continue
+        if len(g.node_bus) != len(grid.node_bus) or len(g.feeders) != len(grid.feeders):
+            problems.append(f"{where}: the outage of {table} {e.element} changes the feeders")
+        elif _islanded(g):
+            problems.append(
+                f"{where}.element = {e.element}: without line {e.element}, {_islanded(g)} "
+                "transmission nodes lose their connection to the external grid"
+            )
+    return problems
+
+
+def event_periods(e: Event, periods: int) -> np.ndarray:
+    """(T,) bool: the periods in which ``e`` is active."""
+    last = periods - 1 if e.last_period is None else min(e.last_period, periods - 1)
+    mask = np.zeros(periods, dtype=bool)
+    mask[e.first_period : last + 1] = True
+    return mask

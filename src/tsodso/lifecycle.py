@@ -1,0 +1,112 @@
+"""What happens after a market clears, for every model (issue 4): stacking of the
+purchases into standing activations, the contingency rules in the periods of scenario
+events, DER set-points, delivery, metering, baselines and settlement. A pure function of
+the prepared scenario and the model's outcome.
+
+Owns: the order of these steps and their messages. Must not: clear markets, run the AC
+check or compute KPIs (``pipeline`` and ``kpi`` do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.outcome import ModelOutcome
+from tsodso.dispatch.delivery import Delivery, deliver, setpoints
+from tsodso.dispatch.stacking import Stack, stack
+from tsodso.exchange.messages import MessageLog
+from tsodso.operation.contingency import Contingency, RealTime, apply_rules
+from tsodso.scenario.domain import Scenario
+from tsodso.settlement.baselines import BASELINE_METHODS, baseline, baseline_error, delivered_mw
+from tsodso.settlement.settle import Settlement, settle
+from tsodso.validation.ac import AcModel
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Everything after the clearing of one model run."""
+
+    stack: Stack
+    delivery: Delivery
+    baselines: dict[str, np.ndarray]  # method -> (D, T) baseline
+    baseline_errors: dict[str, dict[str, float]]  # method -> error metrics vs the truth
+    settlement: Settlement
+    messages: MessageLog  # overrides, set-points, meter data and remittances
+    contingency: Contingency | None = None  # what the rules did in event periods
+
+
+def run_lifecycle(
+    scn: Scenario,
+    mech: Mechanism,
+    outcome: ModelOutcome,
+    history_mw: np.ndarray | None,
+    ac_model: AcModel,
+    realtime: RealTime,
+) -> Lifecycle:
+    """Stack, apply the contingency rules, dispatch, deliver, meter, measure and settle
+    ``outcome``."""
+    st = stack(scn, outcome.purchases, mech)
+    cont = None
+    if realtime.active.any():
+        st, cont = apply_rules(scn, ac_model, realtime, st)
+    sp, clipped = setpoints(scn, st)
+    dl = deliver(scn, sp, clipped)
+    event = np.abs(sp - scn.ders.p_base_mw) > 1e-6
+    bases: dict[str, np.ndarray] = {}
+    errors: dict[str, dict[str, float]] = {}
+    for method in BASELINE_METHODS:
+        if method == "historical" and history_mw is None:
+            continue
+        kw = {"x": scn.config.settlement.x_of_y} if method == "historical" else {}
+        bases[method] = baseline(
+            method,
+            nominated_mw=scn.ders.p_base_mw,
+            metered_mw=dl.metered_mw,
+            event=event,
+            history_mw=history_mw,
+            **kw,
+        )
+        errors[method] = baseline_error(bases[method], dl.true_base_mw, event)
+    chosen = scn.config.settlement.baseline
+    stl = settle(scn, st, outcome.transfers, delivered_mw(bases[chosen], dl.metered_mw), chosen)
+    log = MessageLog()
+    if cont is not None:
+        log.extend(cont.messages)
+    log.extend(_messages(scn, dl, stl))
+    return Lifecycle(st, dl, bases, errors, stl, log, cont)
+
+
+def _messages(scn: Scenario, dl: Delivery, stl: Settlement) -> MessageLog:
+    """Each aggregator sends its DERs their set-points per period and collects their meter
+    data for the day; every payer sends each payee a remittance of what it settles."""
+    log = MessageLog()
+    d = scn.ders
+    active = np.abs(dl.setpoint_mw - d.p_base_mw) > 1e-6
+    for a, name in enumerate(scn.aggregator_names):
+        mine = d.aggregator == a
+        for t in np.flatnonzero(active[mine].any(axis=0)):
+            m = mine & active[:, t]
+            log.send(
+                "dispatch",
+                name,
+                "DERs",
+                "setpoint",
+                {"der": d.id[m], "p_mw": dl.setpoint_mw[m, t]},
+                period=int(t),
+            )
+        log.send(
+            "metering", "DERs", name, "meter_data", {"der": d.id[mine], "p_mw": dl.metered_mw[mine]}
+        )
+    post = stl.ledger.postings
+    for (payer, payee), g in post.groupby(["payer", "payee"], sort=True):
+        log.send(
+            "settlement",
+            str(payer),
+            str(payee),
+            "remittance",
+            {"kind": g.kind.to_numpy(), "cents": g.cents.to_numpy()},
+        )
+    return log
