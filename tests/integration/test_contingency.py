@@ -11,28 +11,14 @@ from tsodso.dispatch.stacking import stack
 from tsodso.operation.contingency import real_time_ac
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import PRESETS, ScenarioConfigError, config_from_dict
-
-EVENTS = [
-    # a 110 kV line trips: its parallel path overloads (about 170 % in the AC check)
-    {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
-    # one of the two HV/MV transformers of feeder MV1.104 trips
-    {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
-    # and the sun shines 50 % more than forecast there
-    {
-        "kind": "forecast_error",
-        "feeder": "MV1.104",
-        "magnitude": 0.5,
-        "first_period": 2,
-        "last_period": 5,
-    },
-]
+from tsodso.scenario.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
 
 
 @pytest.fixture(scope="module")
 def outage() -> Prepared:
-    cfg = config_from_dict({**PRESETS["small"], "name": "outage", "events": EVENTS})
-    return prepare(build_scenario(cfg))
+    """The contingency preset: a 110 kV line (about 170 % on its parallel path) and one of
+    a TDI transformer pair trip, and feeder MV1.104 sees 50 % more sun, in periods 2-5."""
+    return prepare(build_scenario(load_config("contingency")))
 
 
 def test_outage_switches_to_contingency_rules(outage: Prepared) -> None:

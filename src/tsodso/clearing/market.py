@@ -212,8 +212,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     rows.append(np.repeat((f.parent[child] - 1) * T, T) + np.tile(np.arange(T), len(child)))
     cols.append(P[child - 1].ravel())
     vals.append(-np.ones(len(child) * T))
-    local = np.full(scn.grid.n_nodes, -1)
-    local[f.nodes] = np.arange(n)
+    local = f.local_index(scn.grid.n_nodes)
     loc = local[b.node]
     on = loc >= 1
     rows.append((loc[on] - 1) * T + b.period[on])

@@ -302,22 +302,63 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="directory for result tables")],
     scenario: ScenarioOpt = "default",
 ) -> None:
-    """Run one model and write its result tables (Parquet) and a manifest."""
+    """Run one model through the whole lifecycle (registration, clearing, stacking,
+    delivery, baselines, settlement, contingency rules) and write every table (Parquet)
+    and a manifest."""
     from tsodso.pipeline import prepare, run_model
     from tsodso.report.tables import write_run
 
     cfg = _config(scenario)
-    (preset,) = _resolve_models(model, models_for(cfg))
+    chosen = _resolve_models(model, models_for(cfg))
+    if len(chosen) != 1:
+        _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
+    preset = chosen[0]
     scn = _build(cfg, quiet=False)
     prep = prepare(scn)
     with err.status(f"running {model}", spinner="dots"):
-        result = run_model(prep, preset)
+        result = run_model(prep, preset, with_history=True)
     files = write_run(out_dir, scn, prep, result)
     out.print(
         f"[bold]{escape(model)}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}"
     )
     for k in KPI_KEYS:
         out.print(f"  {k:28s} {result.kpis[k]}")
+    _print_lifecycle(prep, result)
+
+
+def _print_lifecycle(prep: Any, result: Any) -> None:
+    life, k = result.life, result.kpis
+    reg = prep.registry.summary()
+    out.print(
+        f"[bold]registration[/]: {reg['registered']} DERs, {reg['qualified']} prequalified; "
+        f"grid check blocks {len(prep.grid_check.reasons)} DER directions"
+    )
+    rep = life.stack
+    why = rep.cuts.reason.str.split(":").str[0]
+    out.print(
+        f"[bold]stacking[/]: {len(rep.purchases)} purchase(s); cut {k['stacking_cut_mwh']} MWh "
+        f"({', '.join(f'{r}: {n}' for r, n in why.value_counts().items()) or 'none'})"
+    )
+    out.print(
+        f"[bold]delivery[/]: {k['delivered_mwh']} MWh delivered, {k['non_delivery_mwh']} MWh "
+        f"not ({k['failed_ders']} DERs failed), rebound {k['rebound_mwh']} MWh; baseline "
+        f"'{life.settlement.baseline}', mean absolute error per method: "
+        + ", ".join(f"{m} {e['mae_mw']:.4f} MW" for m, e in life.baseline_errors.items())
+    )
+    bal = life.settlement.ledger.balances()
+    out.print(
+        "[bold]settlement[/] (net EUR, + = received): "
+        + ", ".join(f"{p} {c / 100:,.2f}" for p, c in bal.items())
+        + f"; ledger total {life.settlement.ledger.total_cents()} cents"
+    )
+    if life.contingency is not None:
+        c = life.contingency.kpis(prep.scn.dt_h)
+        out.print(
+            f"[bold]contingency[/]: DSO overrode {c['dso_override_activations']} activations "
+            f"({c['dso_override_mwh']} MWh); TSO emergency curtailment "
+            f"{c['emergency_curtailment_mwh']} MWh, counter-activation "
+            f"{c['emergency_counter_mwh']} MWh, EUR {c['emergency_cost_eur']:,.2f}"
+        )
 
 
 @app.command()

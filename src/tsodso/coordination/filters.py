@@ -94,8 +94,7 @@ def apply_filter(
         in_f = np.flatnonzero(layer == fpos)
         st = forecast_state(scn, fpos, ctx.root_vm_pu[fpos], ctx.v2_offset[fpos], base_delta_mw)
         dv2, dfl = sensitivities(f)
-        local = np.full(scn.grid.n_nodes, -1)
-        local[f.nodes] = np.arange(f.n)
+        local = f.local_index(scn.grid.n_nodes)
         j = local[bids.node[in_f]]
         t = bids.period[in_f]
         up = bids.direction[in_f] > 0

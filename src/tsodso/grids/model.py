@@ -83,6 +83,12 @@ class Feeder:
     def n(self) -> int:
         return len(self.nodes)
 
+    def local_index(self, n_nodes: int) -> np.ndarray:
+        """Position in this feeder of each of the grid's ``n_nodes`` nodes (-1 outside)."""
+        local = np.full(n_nodes, -1)
+        local[self.nodes] = np.arange(self.n)
+        return local
+
     def subtree(self) -> np.ndarray:
         """Dense (n x n) matrix T with T[i, j] = 1 when node j lies in the subtree of node i."""
         n = self.n

@@ -141,8 +141,7 @@ def _override(
         if not (over.any() or under.any() or hot.any()):
             continue
         dv2, _ = sensitivities(f)
-        local = np.full(scn.grid.n_nodes, -1)
-        local[f.nodes] = np.arange(f.n)
+        local = f.local_index(scn.grid.n_nodes)
         k = np.flatnonzero(in_f)
         j, t, d = local[b.node[k]], b.period[k], b.direction[k]
         # a unit up-injection at j raises v at i where dv2[i, j] > 0

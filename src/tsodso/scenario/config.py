@@ -270,6 +270,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {"name": "default", "renewable_scale": 1.3},
     # The same grid and day over 8 quarter-hours around noon: fast tests.
     "small": {"name": "small", "renewable_scale": 1.3, "periods": 8, "first_period": 44},
+    # The small preset with real-time events in its middle hour (periods 2-5): a 110 kV
+    # line trips (its parallel path overloads), one of the two HV/MV transformers of feeder
+    # MV1.104 trips and the sun there shines 50 % more than forecast. The operators switch
+    # to the contingency rules (DSO override, TSO emergency curtailment).
+    "contingency": {
+        "name": "contingency",
+        "renewable_scale": 1.3,
+        "periods": 8,
+        "first_period": 44,
+        "events": [
+            {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
+            {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
+            {
+                "kind": "forecast_error",
+                "feeder": "MV1.104",
+                "magnitude": 0.5,
+                "first_period": 2,
+                "last_period": 5,
+            },
+        ],
+    },
     # Isolating presets (4 quarter-hours around noon), each showing one effect:
     # no distribution problem at all (wide MV band, ample ratings): central == joint;
     "no-d-congestion": {
