@@ -58,9 +58,17 @@ class Delivery:
         np.add.at(out, scn.ders.node, self.metered_mw - scn.ders.p_base_mw)
         return out
 
-    def realised_flex_mw(self, scn: Scenario) -> np.ndarray:
-        """(T,) signed system-wide change of DER injections against the nominations."""
-        out: np.ndarray = (self.metered_mw - scn.ders.p_base_mw).sum(axis=0)
+    def realised_flex_mw(self) -> np.ndarray:
+        """(T,) signed system-wide flexibility really delivered: metered minus what the
+        DERs would have done without activation (rebound and failures included, the
+        forecast error of their baselines not)."""
+        out: np.ndarray = (self.metered_mw - self.true_base_mw).sum(axis=0)
+        return out
+
+    def baseline_error_mw(self, scn: Scenario) -> np.ndarray:
+        """(T,) system-wide deviation of the DERs' real baselines from their nominations:
+        an imbalance no flexibility market bought for (the same for every model)."""
+        out: np.ndarray = (self.true_base_mw - scn.ders.p_base_mw).sum(axis=0)
         return out
 
 

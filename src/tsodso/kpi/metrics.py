@@ -59,9 +59,10 @@ def compute_kpis(
     standing = life.stack.accepted_mw
     dl = life.delivery
     activation_cost = float((standing * b.price_eur_per_mwh).sum() * dt)
-    # realised: the imbalance minus what DERs really did against their nominations
-    realised = dl.realised_flex_mw(scn)
-    unresolved = float(np.abs(scn.imbalance_mw - realised).sum() * dt)
+    # realised: the TSO's imbalance minus the flexibility DERs really delivered (failures,
+    # rebound and stacking cuts count; the forecast error of DER baselines is reported
+    # apart: no model bought for it)
+    unresolved = float(np.abs(scn.imbalance_mw - dl.realised_flex_mw()).sum() * dt)
     overload = ac.overload_mwh()
     vexcess = voltage_excess_pu2h(ac)
     curt = scn.ders.curtailable
@@ -103,6 +104,7 @@ def compute_kpis(
         "delivered_mwh": settled["delivered_mwh"],
         "stacking_cut_mwh": round(life.stack.cut_mwh(dt), 4),
         "rebound_mwh": round(float(dl.rebound_mw.sum() * dt), 4),
+        "der_baseline_error_mwh": round(float(np.abs(dl.baseline_error_mw(scn)).sum() * dt), 4),
         "failed_ders": int(dl.failed.sum()),
         "settled_tso_eur": settled["settled_tso_eur"],
         "settled_dso_eur": settled["settled_dso_eur"],

@@ -117,7 +117,8 @@ def write_run(
                 "period": np.arange(scn.periods),
                 "imbalance_mw": scn.imbalance_mw,
                 "unmet_mw": o.unmet_imbalance_mw,
-                "realised_flex_mw": dl.realised_flex_mw(scn),
+                "realised_flex_mw": dl.realised_flex_mw(),
+                "der_baseline_error_mw": dl.baseline_error_mw(scn),
             }
         ),
         "messages": _messages(o.messages, life.messages),
