@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsodso.clearing.lp import LinearProgram, Status, solve
+from tsodso.clearing.lp import LinearProgram, Solver, Status, solve
 
 
 def test_optimal_with_duals() -> None:
@@ -33,3 +33,20 @@ def test_duplicate_block_names_rejected() -> None:
     except KeyError:
         return
     raise AssertionError("duplicate name accepted")
+
+
+def test_warm_solver_follows_changed_bounds_and_added_rows() -> None:
+    lp = LinearProgram()
+    x = lp.add_variables("x", 2, lo=0, hi=10, cost=np.array([1.0, 3.0]))
+    lp.add_constraints("demand", np.array([0, 0]), x, np.array([1.0, 1.0]), 1, 12.0, 12.0)
+    s = Solver(lp)
+    assert np.isclose(s.solve().objective, 16)
+    s.set_row_bounds("demand", 15.0, 15.0)  # cheap unit full, 5 from the dear one
+    sol = s.solve()
+    assert np.allclose(sol.x, [10, 5]) and np.isclose(sol.objective, 25)
+    # a cut: the cheap unit may give at most 8; the dear one takes the rest
+    s.add_rows("cap", np.array([0]), x[:1], np.array([1.0]), 1, -np.inf, 8.0)
+    sol = s.solve()
+    assert np.allclose(sol.x, [8, 7]) and np.isclose(sol.objective, 29)
+    assert lp.constraints["cap"] == slice(1, 2)  # the program knows the new block
+    assert np.isclose(solve(lp).objective, 29)  # and a cold solve of it agrees

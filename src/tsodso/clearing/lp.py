@@ -152,11 +152,16 @@ class Solution:
         )
 
 
-def solve(
-    lp: LinearProgram, time_limit_s: float = 300.0, threads: int = 0, presolve: bool = True
-) -> Solution:
-    """Solve with HiGHS under a time limit; never raises for solver outcomes."""
-    t0 = time.perf_counter()
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: Status.INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
+    highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
+}
+
+
+def _highs_lp(lp: LinearProgram) -> highspy.HighsLp:
     a = lp.matrix()
     model = highspy.HighsLp()
     model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
@@ -169,27 +174,99 @@ def solve(
     model.a_matrix_.start_ = a.indptr
     model.a_matrix_.index_ = a.indices
     model.a_matrix_.value_ = a.data
-    h = _new_highs()
-    h.setOptionValue("output_flag", bool(os.environ.get("TSODSO_HIGHS_LOG")))
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("presolve", "on" if presolve else "off")
-    if threads:
-        h.setOptionValue("threads", int(threads))
-    h.passModel(model)
-    t1 = time.perf_counter()
-    h.run()
-    t2 = time.perf_counter()
+    return model
+
+
+class Solver:
+    """One LP held by a HiGHS instance between solves. Row bounds can be changed and rows
+    added; the next ``solve`` starts from the previous basis (a warm start: a sweep of
+    right-hand sides or a cutting-plane master re-solves in a fraction of a cold solve).
+    The ``LinearProgram`` is kept in step (bounds, new blocks), so results map back by
+    name as after ``solve``."""
+
+    def __init__(
+        self,
+        lp: LinearProgram,
+        time_limit_s: float = 300.0,
+        threads: int = 0,
+        presolve: bool = True,
+    ):
+        t0 = time.perf_counter()
+        self.lp = lp
+        self.h = _new_highs()
+        self.h.setOptionValue("output_flag", bool(os.environ.get("TSODSO_HIGHS_LOG")))
+        self.h.setOptionValue("time_limit", float(time_limit_s))
+        self.h.setOptionValue("presolve", "on" if presolve else "off")
+        if threads:
+            self.h.setOptionValue("threads", int(threads))
+        self.h.passModel(_highs_lp(lp))
+        self._pending_build_s = time.perf_counter() - t0
+        self.solves = 0
+
+    def set_row_bounds(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+        """New bounds for every row of block ``name``."""
+        sl = self.lp.constraints[name]
+        n = sl.stop - sl.start
+        lo = np.broadcast_to(np.asarray(lo, float), (n,)).copy()
+        hi = np.broadcast_to(np.asarray(hi, float), (n,)).copy()
+        k = list(self.lp.constraints).index(name)  # blocks are stored in insertion order
+        self.lp._rows_lo[k], self.lp._rows_hi[k] = lo, hi
+        idx = np.arange(sl.start, sl.stop, dtype=np.int32)
+        self.h.changeRowsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
+
+    def add_rows(
+        self,
+        name: str,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        n: int,
+        lo: float | np.ndarray,
+        hi: float | np.ndarray,
+    ) -> None:
+        """A new constraint block (as ``LinearProgram.add_constraints``), added in place."""
+        t0 = time.perf_counter()
+        first = self.lp.n_rows
+        self.lp.add_constraints(name, rows, cols, vals, n, lo, hi)
+        a = sp.csr_matrix(
+            (np.asarray(vals, float), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
+            shape=(n, self.lp.n_cols),
+        )
+        self.h.addRows(
+            n,
+            self.lp._rows_lo[-1],
+            self.lp._rows_hi[-1],
+            a.nnz,
+            a.indptr[:-1].astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data,
+        )
+        assert self.h.getNumRow() == first + n
+        self._pending_build_s += time.perf_counter() - t0
+
+    def solve(self) -> Solution:
+        """Solve from the last basis; never raises for solver outcomes."""
+        t1 = time.perf_counter()
+        self.h.run()
+        t2 = time.perf_counter()
+        self.solves += 1
+        build, self._pending_build_s = self._pending_build_s, 0.0
+        return _solution(self.h, build, t2 - t1)
+
+
+def _solution(h: highspy.Highs, build_s: float, solve_s: float) -> Solution:
     ms = h.getModelStatus()
-    status = {
-        highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
-        highspy.HighsModelStatus.kInfeasible: Status.INFEASIBLE,
-        highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
-        highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
-        highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
-    }.get(ms, Status.ERROR)
+    status = _STATUS.get(ms, Status.ERROR)
     sol = h.getSolution()
     has_x = status == Status.OPTIMAL or (status == Status.TIME_LIMIT and sol.value_valid)
     x = np.asarray(sol.col_value) if has_x else np.zeros(0)
     duals = np.asarray(sol.row_dual) if has_x and sol.dual_valid else np.zeros(0)
     obj = float(h.getInfo().objective_function_value) if has_x else float("nan")
-    return Solution(status, obj, x, duals, t1 - t0, t2 - t1, h.modelStatusToString(ms))
+    return Solution(status, obj, x, duals, build_s, solve_s, h.modelStatusToString(ms))
+
+
+def solve(
+    lp: LinearProgram, time_limit_s: float = 300.0, threads: int = 0, presolve: bool = True
+) -> Solution:
+    """Solve with HiGHS under a time limit; never raises for solver outcomes."""
+    return Solver(lp, time_limit_s, threads, presolve).solve()

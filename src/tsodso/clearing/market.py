@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tsodso.clearing.lp import INF, LinearProgram, Solution, Status, solve
+from tsodso.clearing.lp import INF, LinearProgram, Solution, Solver, Status, solve
 from tsodso.scenario.domain import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, Scenario
 
 THETA_SCALE = 1e-3  # rad per unit of the angle variables
@@ -102,6 +102,8 @@ class _Ctx:
     dt: float
     # injection coefficients: rows touched by a unit injection at a node, for prices
     price_rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # per feeder with a TDI schedule: what the schedule row adds to the import (T,)
+    tdi_offset: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def define_bids(c: _Ctx) -> None:
@@ -319,7 +321,8 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             np.ones(T),
             -np.ones(T),
         ]
-        rhs = np.asarray(sched, dtype=float) + (0.0 if f.root_is_tdi else p_act[0])
+        c.tdi_offset[fpos] = np.zeros(T) if f.root_is_tdi else np.asarray(p_act[0], dtype=float)
+        rhs = np.asarray(sched, dtype=float) + c.tdi_offset[fpos]
         lp.add_constraints(
             f"{name}-tdi_schedule",
             np.concatenate(r),
@@ -375,6 +378,36 @@ def define_der_coupling(c: _Ctx) -> None:
         )
 
 
+def _build(
+    scn: Scenario,
+    spec: MarketSpec,
+    hook: Callable[[LinearProgram, BidTable], None] | None,
+) -> tuple[_Ctx, np.ndarray]:
+    """The LP of ``spec`` with bids in canonical order; returns it and that order."""
+    b = spec.bids
+    order = np.lexsort((b.price_eur_per_mwh, b.q_max_mw, b.period, b.direction, b.der))
+    canonical = dataclasses.replace(spec, bids=b.subset(order))
+    c = _Ctx(scn, canonical, LinearProgram(), np.zeros(0, dtype=int), scn.periods, scn.dt_h)
+    define_bids(c)
+    if spec.balance:
+        define_balance(c)
+    if spec.transmission:
+        define_transmission(c)
+    for fpos in spec.feeders:
+        define_feeder(c, fpos)
+    define_der_coupling(c)
+    if hook is not None:
+        hook(c.lp, canonical.bids)
+    return c, order
+
+
+def _in_caller_order(c: _Ctx, sol: Solution, order: np.ndarray, bids: BidTable) -> Clearing:
+    out = _extract(c, sol)
+    accepted = np.empty_like(out.accepted_mw)
+    accepted[order] = out.accepted_mw
+    return dataclasses.replace(out, accepted_mw=accepted, bids=bids)
+
+
 def clear_market(
     scn: Scenario,
     spec: MarketSpec,
@@ -387,26 +420,45 @@ def clear_market(
     Bids are put in a canonical order (DER, direction, period) before the LP is built, so
     the result does not depend on the order in which bids arrived, even where the optimum
     is degenerate; results come back in the caller's order."""
-    b = spec.bids
-    order = np.lexsort((b.price_eur_per_mwh, b.q_max_mw, b.period, b.direction, b.der))
-    canonical = dataclasses.replace(spec, bids=b.subset(order))
-    T = scn.periods
-    c = _Ctx(scn, canonical, LinearProgram(), np.zeros(0, dtype=int), T, scn.dt_h)
-    define_bids(c)
-    if spec.balance:
-        define_balance(c)
-    if spec.transmission:
-        define_transmission(c)
-    for fpos in spec.feeders:
-        define_feeder(c, fpos)
-    define_der_coupling(c)
-    if hook is not None:
-        hook(c.lp, canonical.bids)
+    c, order = _build(scn, spec, hook)
     sol = solve(c.lp, time_limit_s=spec.time_limit_s)
-    out = _extract(c, sol)
-    accepted = np.empty_like(out.accepted_mw)
-    accepted[order] = out.accepted_mw
-    return dataclasses.replace(out, accepted_mw=accepted, bids=b)
+    return _in_caller_order(c, sol, order, spec.bids)
+
+
+class MarketSession:
+    """One market kept in the solver between clearings that differ only in their TDI
+    schedules or in constraint blocks added later (cuts): each clearing after the first
+    starts from the last basis. Results equal a cold ``clear_market`` of the same problem
+    (up to degenerate ties)."""
+
+    def __init__(
+        self,
+        scn: Scenario,
+        spec: MarketSpec,
+        hook: Callable[[LinearProgram, BidTable], None] | None = None,
+    ):
+        self._ctx, self._order = _build(scn, spec, hook)
+        self._spec = spec
+        self.solver = Solver(self._ctx.lp, time_limit_s=spec.time_limit_s)
+
+    @property
+    def bids(self) -> BidTable:
+        """The bids in the canonical column order (for hooks that add rows later)."""
+        return self._ctx.spec.bids
+
+    def set_schedule(self, fpos: int, import_mw: np.ndarray) -> None:
+        """Hold feeder ``fpos``'s TDI to a new import schedule (T,)."""
+        rhs = np.asarray(import_mw, dtype=float) + self._ctx.tdi_offset[fpos]
+        name = f"Feeder-{self._ctx.scn.grid.feeders[fpos].id}-tdi_schedule"
+        self.solver.set_row_bounds(name, rhs, rhs)
+
+    def clear(self) -> Clearing:
+        return _in_caller_order(self._ctx, self.solver.solve(), self._order, self._spec.bids)
+
+    def column(self, name: str) -> np.ndarray:
+        """Column indices of variable block ``name``."""
+        sl = self._ctx.lp.variables[name]
+        return np.arange(sl.start, sl.stop)
 
 
 def _extract(c: _Ctx, sol: Solution) -> Clearing:

@@ -16,7 +16,9 @@ The TSO's objective is a lower bound of the joint optimum and the best cost foun
 upper bound; it stops when the gap is below ``GAP`` (or after ``MAX_ITERATIONS`` / the
 context's time limit) and reports iterations and the gap. Only LPs are solved (HiGHS's QP
 solver took 590 s for one ADMM step of the small case). The DSO subproblems are
-independent per feeder and run in parallel threads (``coordination.areas``).
+independent per feeder and run in parallel threads (``coordination.areas``); every
+subproblem and the master stay in the solver between iterations and re-solve warm from
+their last basis (the DSOs' only change is their TDI schedule, the master's its new cuts).
 (interpretation) MODELS.md names ADMM "or an equivalent price-based
 decomposition": this is the latter; both reach the joint optimum when converged.
 """
@@ -27,8 +29,8 @@ import time
 
 import numpy as np
 
-from tsodso.clearing.lp import LinearProgram, Status
-from tsodso.clearing.market import Clearing, clear_market
+from tsodso.clearing.lp import INF, LinearProgram, Status
+from tsodso.clearing.market import Clearing, MarketSession
 from tsodso.coordination.areas import map_areas
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
@@ -55,10 +57,10 @@ def _master_hook(
     feeders: list[int],
     lo: np.ndarray,
     hi: np.ndarray,
-    cuts: list[tuple[int, float, np.ndarray, np.ndarray]],
     with_lines: bool,
 ):
-    """Adds e (F*T) at the TDIs, theta (F) and the cuts theta_f >= v + g.(e_f - e_k)."""
+    """Adds e (F*T) at the TDIs and theta (F), the TSO's estimate of each DSO's cost;
+    the cuts that bound theta come later (``_cut_rows``)."""
     F, T = len(feeders), scn.periods
     tg = scn.grid.transmission
     ns = np.flatnonzero(~tg.slack)
@@ -70,31 +72,28 @@ def _master_hook(
 
     def hook(lp: LinearProgram, bids: BidTable) -> None:
         e = lp.add_variables("User-exchange", F * T, lo=lo.ravel(), hi=hi.ravel())
-        th = lp.add_variables("User-dso_cost", F, lo=0.0, cost=1.0)
+        lp.add_variables("User-dso_cost", F, lo=0.0, cost=1.0)
         tt = np.tile(np.arange(T), F)
         lp.add_to_rows("System-balance", tt, e, np.ones(F * T))
         if with_lines:
             p = np.repeat(pos_ns[t_index[tdi]], T)
             ok = p >= 0
             lp.add_to_rows("Trans-nodal_balance", p[ok] * T + tt[ok], e[ok], -np.ones(ok.sum()))
-        if cuts:
-            rows, cols, vals, rhs = [], [], [], []
-            for r, (k, v, g, ek) in enumerate(cuts):
-                rows.append(np.full(T + 1, r))
-                cols.append(np.concatenate([[th[k]], e[k * T : (k + 1) * T]]))
-                vals.append(np.concatenate([[1.0], -g]))
-                rhs.append(v - float(g @ ek))
-            lp.add_constraints(
-                "User-cuts",
-                np.concatenate(rows),
-                np.concatenate(cols),
-                np.concatenate(vals),
-                len(cuts),
-                np.array(rhs),
-                np.inf,
-            )
 
     return hook
+
+
+def _cut_rows(
+    cuts: list[tuple[int, float, np.ndarray, np.ndarray]], e: np.ndarray, th: np.ndarray, T: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows theta_f - g.e_f >= v - g.e_k of ``cuts`` (local rows, columns, values, lower)."""
+    rows, cols, vals, rhs = [], [], [], []
+    for r, (k, v, g, ek) in enumerate(cuts):
+        rows.append(np.full(T + 1, r))
+        cols.append(np.concatenate([[th[k]], e[k * T : (k + 1) * T]]))
+        vals.append(np.concatenate([[1.0], -g]))
+        rhs.append(v - float(g @ ek))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), np.array(rhs)
 
 
 def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
@@ -123,6 +122,9 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     imp0 = {f: scn.feeder_import_mw(f, p_now) for f in feeders}
     spec_t = ctx.spec(bids_t, mech, feeders=())
     cuts: list[tuple[int, float, np.ndarray, np.ndarray]] = []
+    n_sent = 0  # cuts already in the master
+    master: MarketSession | None = None
+    sessions: dict[int, MarketSession] = {}  # each DSO's market, kept warm
     e = np.zeros((F, T))
     best_ub, lb = np.inf, -np.inf
     best: tuple[Clearing, dict[int, Clearing], float] | None = None
@@ -138,9 +140,17 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         exchange_value = 0.0  # what the TSO pays the DSOs: interface prices x exchange
 
         def solve_area(i: int, e: np.ndarray = e) -> Clearing:
+            # each DSO keeps its market in the solver and re-solves it warm
             f = feeders[i]
-            spec = ctx.dso_spec(bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]})
-            return clear_market(scn, spec)
+            session = sessions.get(f)
+            if session is None:
+                spec = ctx.dso_spec(
+                    bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]}
+                )
+                session = sessions[f] = MarketSession(scn, spec)
+            else:
+                session.set_schedule(f, imp0[f] - e[i])
+            return session.clear()
 
         for i, c in enumerate(map_areas(solve_area, range(F))):
             f = feeders[i]
@@ -170,10 +180,20 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 best_ub, best = ub, (c_t, subs, exchange_value)
         elif it == 1:
             first_subs = subs
-        # the TSO's master problem with every cut so far
-        c_t = clear_market(
-            scn, spec_t, _master_hook(scn, feeders, lo, hi, cuts, spec_t.transmission)
-        )
+        # the TSO's master problem with every cut so far: the new ones are added to the
+        # master kept in the solver, which re-solves from its last basis
+        if master is None:
+            master = MarketSession(
+                scn, spec_t, _master_hook(scn, feeders, lo, hi, spec_t.transmission)
+            )
+        new = cuts[n_sent:]
+        if new:
+            rows, cols, vals, lower = _cut_rows(
+                new, master.column("User-exchange"), master.column("User-dso_cost"), T
+            )
+            master.solver.add_rows(f"User-cuts-{it}", rows, cols, vals, len(new), lower, INF)
+            n_sent = len(cuts)
+        c_t = master.clear()
         build += c_t.build_s
         solve += c_t.solve_s
         if c_t.status != Status.OPTIMAL:

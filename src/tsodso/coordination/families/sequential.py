@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import Clearing
+from tsodso.clearing.market import Clearing, MarketSession
 from tsodso.coordination.areas import map_areas
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.mechanism import Mechanism
@@ -87,16 +87,23 @@ def _curves(
         room_dn = np.bincount(sub.period, (sub.direction < 0) * free, T)
         f_cost0 = _feeder_cost_by_period(base, in_f, T)
         fid = scn.grid.feeders[fpos].id
+        # one DSO market per feeder, re-solved warm for each point of the sweep
+        session: MarketSession | None = None
         for direction, room in ((1, room_up), (-1, room_dn)):
             prev_q = np.zeros(T)
             prev_c = np.zeros(T)
             slope_floor = np.zeros(T)
             for k in range(1, CURVE_STEPS + 1):
                 q = room * k / CURVE_STEPS
-                spec = ctx.dso_spec(
-                    sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: e0 - direction * q}
-                )
-                c = ctx.clear(spec)
+                schedule = e0 - direction * q
+                if session is None:
+                    spec = ctx.dso_spec(
+                        sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: schedule}
+                    )
+                    session = MarketSession(scn, spec)
+                else:
+                    session.set_schedule(fpos, schedule)
+                c = session.clear()
                 recs.append(StepRecord.of(f"curve {fid} {direction:+d}/{k}", DSO, c))
                 if c.status != Status.OPTIMAL:
                     break  # no offer beyond a point the DSO could not solve
