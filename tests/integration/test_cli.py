@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tsodso.cli.main import app
+from tsodso.envelopes.doe import METHODS
 from tsodso.kpi.metrics import KPI_KEYS
 
 runner = CliRunner()
@@ -79,7 +80,38 @@ def test_run_writes_tables_and_manifest(tmp_path: Path) -> None:
     act = pd.read_parquet(tmp_path / "activations.parquet")
     assert len(act) > 0 and (act.accepted_mw > 0).all()
     msgs = pd.read_parquet(tmp_path / "messages.parquet")
-    assert set(msgs.kind) >= {"bids", "activation"}
+    assert set(msgs.kind) >= {"bids", "activation", "setpoint", "meter_data", "remittance"}
+    # the lifecycle's tables (issue 4): registration to settlement, DOEs per method
+    read = {p.stem: pd.read_parquet(p) for p in tmp_path.glob("*.parquet")}
+    for name in (
+        "registrations",
+        "grid_prequalification",
+        "does",
+        "doe_summary",
+        "setpoints",
+        "metered",
+        "baselines",
+        "baseline_errors",
+        "settlement_lines",
+        "ledger",
+        "statements",
+        "stacking",
+    ):
+        assert name in read and len(read[name]) > 0, name
+    assert set(read["doe_summary"].method) == set(METHODS)
+    assert set(read["baseline_errors"].method) == {"nominated", "historical", "mbma"}
+    assert read["ledger"].cents.dtype.kind == "i"  # money in integer cents
+    totals = read["statements"][read["statements"].counterparty == "(total)"]
+    assert totals.net_eur.sum() == pytest.approx(0.0, abs=1e-9)  # every party, to the cent
+    assert set(totals.party) >= {"TSO", *(f"dera-{i}" for i in range(1, 5))}
+    assert "settlement" in res.output and "ledger total 0 cents" in res.output
+
+
+def test_run_takes_one_model(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app, ["run", "--model", "smartnet-a,smartnet-d", "-s", "small", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2 and "expected one model id" in res.output
 
 
 def test_unknown_model_is_one_clear_message() -> None:

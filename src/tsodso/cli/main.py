@@ -301,6 +301,14 @@ def run(
     model: Annotated[str, typer.Option("--model", help="model id (see `tsodso models`)")],
     out_dir: Annotated[Path, typer.Option("--out", help="directory for result tables")],
     scenario: ScenarioOpt = "default",
+    doe: Annotated[
+        bool,
+        typer.Option(
+            "--doe/--no-doe",
+            help="also compute the DSO's envelopes by every method, AC-verified "
+            "(about 20 s on the default scenario)",
+        ),
+    ] = True,
 ) -> None:
     """Run one model through the whole lifecycle (registration, clearing, stacking,
     delivery, baselines, settlement, contingency rules) and write every table (Parquet)
@@ -317,13 +325,30 @@ def run(
     prep = prepare(scn)
     with err.status(f"running {model}", spinner="dots"):
         result = run_model(prep, preset, with_history=True)
-    files = write_run(out_dir, scn, prep, result)
+    extra = {}
+    if doe:
+        from tsodso.envelopes.report import doe_report
+
+        with err.status("dynamic operating envelopes: every method, AC-verified", spinner="dots"):
+            ctx = prep.ctx
+            rep = doe_report(prep.scn, prep.ac_model, prep.baseline, ctx.root_vm_pu, ctx.v2_offset)
+        extra = {"doe_summary": rep.summary(), "does": rep.limits()}
+    files = write_run(out_dir, scn, prep, result, extra)
     out.print(
         f"[bold]{escape(model)}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}"
     )
     for k in KPI_KEYS:
         out.print(f"  {k:28s} {result.kpis[k]}")
     _print_lifecycle(prep, result)
+    if "doe_summary" in extra:
+        d = extra["doe_summary"]
+        out.print("[bold]DOEs[/] (mean total hosting MW over periods, AC-verified; Jain index):")
+        for _, r in d.iterrows():
+            kind = "export" if r.direction > 0 else "import"
+            out.print(
+                f"  {r.method:22s} {kind:6s} {r.hosting_mw:9.1f} MW  Jain {r.jain:.3f}  "
+                f"unscaled AC pass {r.ac_pass_share:.0%}"
+            )
 
 
 def _print_lifecycle(prep: Any, result: Any) -> None:
