@@ -4,6 +4,7 @@ buy the same MW twice, and registration withdraws what fails prequalification.""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -140,3 +141,27 @@ def test_registration_withdraws_rejected_offers() -> None:
     # their offers never reach a market
     gone = set(reg.table.der[rejected])
     assert not set(prep.scn.ders.id[np.unique(prep.scn.bids.der)]) & gone
+
+
+@pytest.mark.parametrize("pricing", ["pay_as_clear", "nodal"])
+@pytest.mark.parametrize("base", ["smartnet-d", "ferc-dso"])
+def test_every_pricing_rule_settles_to_the_cent(perfect: Prepared, pricing: str, base: str) -> None:
+    preset = CATALOGUE[base]
+    model = dataclasses.replace(
+        preset,
+        id=f"{base}-{pricing}",
+        mechanism=dataclasses.replace(preset.mechanism, pricing=pricing),
+    )
+    r = run_model(perfect, model)
+    led = r.life.settlement.ledger
+    assert led.total_cents() == 0
+    lines = r.life.settlement.lines
+    tol = 0.005 * (len(lines) + 4) + 1e-6
+    paid = sum(p.cost_eur for p in r.life.stack.purchases)
+    total = r.kpis["settled_tso_eur"] + r.kpis["settled_dso_eur"] + r.kpis["settled_mo_eur"]
+    assert total == pytest.approx(paid, abs=tol)
+    # the rule changes what is paid, not what is activated
+    ref = run_model(perfect, base)
+    assert np.allclose(r.outcome.accepted_mw, ref.outcome.accepted_mw)
+    if pricing == "pay_as_clear":  # the marginal price for all: never below pay-as-bid
+        assert r.outcome.procurement_cost_eur >= ref.outcome.procurement_cost_eur - 1e-6
