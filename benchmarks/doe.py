@@ -24,7 +24,6 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import table  # noqa: E402
+from run import median_time, table  # noqa: E402
 
 from tsodso.envelopes.doe import LP_METHODS, envelope, lp_envelopes  # noqa: E402
 from tsodso.envelopes.report import connection_mw, customers, doe_report, forecast  # noqa: E402
@@ -42,15 +41,6 @@ from tsodso.scenario.build import build_scenario  # noqa: E402
 from tsodso.scenario.config import load_config  # noqa: E402
 
 TARGET_S = 2.0
-
-
-def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def _copies(st: FeederState, periods: np.ndarray) -> FeederState:

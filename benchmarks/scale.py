@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import table  # noqa: E402
+from run import median_time, table  # noqa: E402
 
 from tsodso.clearing.market import clear_market  # noqa: E402
 from tsodso.coordination.catalogue import get_model  # noqa: E402
@@ -68,15 +66,6 @@ print(json.dumps({"variables": c.n_variables, "before": before, "peak": max(peak
 """
 
 
-def _median(fn: Any, repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def bench(preset: str, copies: list[int], repeats: int) -> list[dict[str, Any]]:
     prep = prepare(build_scenario(load_config(preset)))
     mech_j = get_model("smartnet-d").mechanism
@@ -86,14 +75,14 @@ def bench(preset: str, copies: list[int], repeats: int) -> list[dict[str, Any]]:
     for k in copies:
         ctx = replicate(prep.ctx, k)
         scn = ctx.scn
-        t_c, cen = _median(
+        t_c, cen = median_time(
             lambda c=ctx, s=scn: clear_market(s, c.spec(s.bids, mech_c, feeders=())), repeats
         )
-        t_j, joint = _median(
+        t_j, joint = median_time(
             lambda c=ctx, s=scn: clear_market(s, c.spec(s.bids, mech_j, feeders=c.all_feeders)),
             repeats,
         )
-        t_d, dec = _median(lambda c=ctx: run_iterative(c, mech_i), repeats)
+        t_d, dec = median_time(lambda c=ctx: run_iterative(c, mech_i), repeats)
         best = dec.steps[0].objective_eur
         gap = (best - joint.objective_eur) / abs(joint.objective_eur)
         mem = json.loads(
@@ -102,7 +91,9 @@ def bench(preset: str, copies: list[int], repeats: int) -> list[dict[str, Any]]:
                 capture_output=True,
                 text=True,
                 check=True,
-            ).stdout.strip().splitlines()[-1]
+            )
+            .stdout.strip()
+            .splitlines()[-1]
         )
         rows.append(
             {
