@@ -192,12 +192,16 @@ class AcModel:
         self, update: dict[ComponentType, np.ndarray], method: CalculationMethod, threads: int
     ) -> tuple[dict[ComponentType, np.ndarray], np.ndarray]:
         """One batch power flow; returns the results and the periods that failed."""
+        nr = method == CalculationMethod.newton_raphson
         out = self.model.calculate_power_flow(
             update_data=update,
             calculation_method=method,
             threading=threads,
-            max_iterations=30 if method == CalculationMethod.newton_raphson else 100,
-            error_tolerance=1e-8,
+            max_iterations=30 if nr else 100,
+            # the iterative current method converges linearly: 1e-6 keeps voltages within
+            # 2e-7 pu and loadings within 1e-6 of a 1e-10 Newton-Raphson solve (measured on
+            # the default day) at 15 % less time
+            error_tolerance=1e-8 if nr else 1e-6,
             continue_on_batch_error=True,
         )
         failure = self.model.batch_error
@@ -228,7 +232,7 @@ class AcModel:
 
         The batch is solved by power-grid-model's iterative current method, which factorises
         the admittance matrix once for the whole batch (twice as fast as Newton-Raphson here,
-        same voltages to 1e-8 pu); periods where it does not converge are solved again by
+        voltages within 2e-7 pu); periods where it does not converge are solved again by
         Newton-Raphson."""
         T = p_mw.shape[1]
         upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
