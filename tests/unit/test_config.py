@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tsodso.scenario.config import PRESETS, ScenarioConfigError, load_config
+from tsodso.scenario.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
 
 
 def test_presets_load() -> None:
@@ -51,3 +51,15 @@ def test_digest_changes_with_content() -> None:
     a, b = load_config("default"), load_config("small")
     assert a.digest() != b.digest()
     assert a.digest() == load_config("default").digest()
+
+
+def test_historical_baseline_needs_enough_earlier_days() -> None:
+    from tsodso.scenario.build import build_scenario
+
+    cfg = config_from_dict(
+        {"day": 3, "periods": 2, "settlement": {"baseline": "historical", "history_days": 10}}
+    )
+    with pytest.raises(ScenarioConfigError) as e:
+        build_scenario(cfg)
+    assert "settlement.baseline = 'historical'" in str(e.value)
+    assert "earlier weekday" in str(e.value) or "earlier weekend" in str(e.value)

@@ -337,6 +337,15 @@ def _set_daily_taps(
 
 def build_scenario(cfg: ScenarioConfig) -> Scenario:
     """Build the scenario ``cfg`` describes (deterministic for a given config)."""
+    if cfg.settlement.baseline == "historical":
+        from tsodso.scenario.history import previous_days_of_type
+
+        try:
+            previous_days_of_type(cfg.day, cfg.settlement.history_days)
+        except ValueError as e:
+            raise ScenarioConfigError(
+                repr(cfg.name), [f"settlement.baseline = 'historical': {e}"]
+            ) from None
     net = _scale_ratings(load_net(cfg.grid), cfg)
     if "gen" in net and net.gen.in_service.astype(bool).any():
         raise GridSourceError(
