@@ -227,6 +227,17 @@ class Solver:
         idx = np.arange(sl.start, sl.stop, dtype=np.int32)
         self.h.changeRowsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
 
+    def set_col_bounds(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+        """New bounds for every column of variable block ``name``."""
+        sl = self.lp.variables[name]
+        n = sl.stop - sl.start
+        lo = np.broadcast_to(np.asarray(lo, float), (n,)).copy()
+        hi = np.broadcast_to(np.asarray(hi, float), (n,)).copy()
+        k = list(self.lp.variables).index(name)  # blocks are stored in insertion order
+        self.lp._lo[k], self.lp._hi[k] = lo, hi
+        idx = np.arange(sl.start, sl.stop, dtype=np.int32)
+        self.h.changeColsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
+
     def add_rows(
         self,
         name: str,

@@ -338,9 +338,10 @@ def define_der_coupling(c: _Ctx) -> None:
     """Battery state of charge and EV energy neutrality across periods."""
     scn, b, T, lp, dt = c.scn, c.spec.bids, c.T, c.lp, c.dt
     ders = scn.ders
-    stor = np.flatnonzero(ders.coupling == COUPLING_STORAGE)
+    # batteries with a bid here (a battery without one keeps its charge: no rows needed)
+    stor = np.intersect1d(np.flatnonzero(ders.coupling == COUPLING_STORAGE), b.der)
     in_bids = np.isin(b.der, stor)
-    if len(stor) and in_bids.any():
+    if len(stor):
         pos = np.full(len(ders), -1)
         pos[stor] = np.arange(len(stor))
         ns = len(stor)
@@ -423,6 +424,85 @@ def clear_market(
     c, order = _build(scn, spec, hook)
     sol = solve(c.lp, time_limit_s=spec.time_limit_s)
     return _in_caller_order(c, sol, order, spec.bids)
+
+
+def split_by_feeder(scn: Scenario, spec: MarketSpec) -> list[tuple[np.ndarray, MarketSpec]]:
+    """The clearings ``spec`` separates into, exactly: without system balance and DC lines
+    no row joins two feeders, so each modelled feeder clears alone over its own bids (one
+    more clearing takes the bids in no modelled feeder). Returns (bid indices, spec) per
+    part; a single part (``spec`` itself) when it does not separate."""
+    whole = [(np.arange(len(spec.bids)), spec)]
+    if spec.balance or spec.transmission or len(spec.feeders) < 2:
+        return whole
+    node = spec.bids.node
+    owner = np.full(len(node), -1)
+    for fpos in spec.feeders:
+        f = scn.grid.feeders[fpos]
+        loc = f.local_index(scn.grid.n_nodes)[node]
+        mine = (loc >= 1) | ((loc == 0) & (not f.root_is_tdi))
+        if (mine & (owner >= 0)).any():
+            return whole  # a bid in two modelled feeders' rows: not separable
+        owner[mine] = fpos
+    parts = []
+    for fpos in spec.feeders:
+        idx = np.flatnonzero(owner == fpos)
+        sched = {fpos: spec.tdi_schedule_mw[fpos]} if fpos in spec.tdi_schedule_mw else {}
+        sub = dataclasses.replace(
+            spec, bids=spec.bids.subset(idx), feeders=(fpos,), tdi_schedule_mw=sched
+        )
+        parts.append((idx, sub))
+    rest = np.flatnonzero(owner < 0)
+    if len(rest):
+        parts.append(
+            (
+                rest,
+                dataclasses.replace(
+                    spec, bids=spec.bids.subset(rest), feeders=(), tdi_schedule_mw={}
+                ),
+            )
+        )
+    return parts
+
+
+def merge_clearings(
+    scn: Scenario, bids: BidTable, parts: list[tuple[np.ndarray, Clearing]]
+) -> Clearing:
+    """One clearing of ``bids`` from the clearings of the parts it separated into
+    (``split_by_feeder``): activations in place, costs, slacks and sizes summed, each
+    feeder's prices from its own part."""
+    T, N = scn.periods, scn.grid.n_nodes
+    accepted = np.zeros(len(bids))
+    node_price = np.zeros((N, T))
+    user: dict[str, np.ndarray] = {}
+    row_duals: dict[str, np.ndarray] = {}
+    for idx, c in parts:
+        accepted[idx] = c.accepted_mw
+        node_price += np.nan_to_num(c.node_price_eur_per_mwh)
+        user.update(c.user)
+        row_duals.update(c.row_duals)
+    cs = [c for _, c in parts]
+    failed = [c for c in cs if c.status != Status.OPTIMAL]
+    return Clearing(
+        failed[0].status if failed else Status.OPTIMAL,
+        float(sum(c.objective_eur for c in cs)),
+        accepted,
+        bids,
+        np.full(T, np.nan),
+        node_price if not failed else np.full((N, T), np.nan),
+        np.zeros(T),
+        float(sum(c.lp_overload_mw for c in cs)),
+        float(sum(c.lp_voltage_slack_pu2 for c in cs)),
+        np.sum([c.penalty_eur_by_period for c in cs], axis=0),
+        sum(c.n_variables for c in cs),
+        sum(c.n_constraints for c in cs),
+        sum(c.nnz for c in cs),
+        float(sum(c.build_s for c in cs)),
+        float(sum(c.solve_s for c in cs)),
+        "; ".join(sorted({c.message for c in cs})),
+        scn.dt_h,
+        user,
+        row_duals,
+    )
 
 
 class MarketSession:

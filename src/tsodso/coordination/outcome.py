@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import Clearing, MarketSpec, clear_market
+from tsodso.clearing.market import (
+    Clearing,
+    MarketSpec,
+    clear_market,
+    merge_clearings,
+    split_by_feeder,
+)
+from tsodso.coordination.areas import map_areas
 from tsodso.coordination.mechanism import Mechanism
 from tsodso.exchange.messages import DSO, TSO, MessageLog
 from tsodso.scenario.domain import BidTable, Scenario
@@ -93,7 +100,14 @@ class MarketContext:
         key = _spec_key(scn, spec)
         hit = self.cache.get(key)
         if hit is None:
-            hit = clear_market(scn, spec)
+            parts = split_by_feeder(scn, spec)
+            if len(parts) == 1:
+                hit = clear_market(scn, spec)
+            else:  # separate feeders: one LP each, on parallel threads
+                cleared = map_areas(lambda p: clear_market(scn, p[1]), parts)
+                hit = merge_clearings(
+                    scn, spec.bids, [(p[0], c) for p, c in zip(parts, cleared, strict=True)]
+                )
             self.cache[key] = hit
         return hit
 
