@@ -236,7 +236,7 @@ class Solver:
         k = list(self.lp.variables).index(name)  # blocks are stored in insertion order
         self.lp._lo[k], self.lp._hi[k] = lo, hi
         idx = np.arange(sl.start, sl.stop, dtype=np.int32)
-        self.h.changeColsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
+        self.h.changeColsBounds(n, idx, lo, hi)
 
     def add_rows(
         self,
