@@ -26,6 +26,10 @@ from tsodso.clearing.lp import INF, LinearProgram, Solution, Solver, Status, sol
 from tsodso.scenario.domain import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, Scenario
 
 THETA_SCALE = 1e-3  # rad per unit of the angle variables
+# a distribution limit row is left out only when no combination of bids comes within these
+# of it (squared voltage in pu^2, branch flow in MW)
+V2_TOL = 1e-6
+P_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -236,18 +240,46 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     # reactive subtree withdrawal per branch (constant: flexibility is at unity power factor)
     sub = f.subtree()
     Q = -(sub @ q_act)[1:]  # (nb, T)
+    # the range of each branch flow over every combination of this clearing's bids:
+    # P = P0 - (subtree injection change), within [P0 - up, P0 + down]; a limit that no
+    # combination can reach needs no row (exact: the optimum is unchanged)
+    up = np.zeros((n, T))
+    down = np.zeros((n, T))
+    for arr, d in ((up, 1), (down, -1)):
+        k = on & (b.direction == d)
+        np.add.at(arr, (loc[k], b.period[k]), b.q_max_mw[k])
+    P0 = -(sub @ p_act)[1:]
+    P_lo, P_hi = P0 - (sub @ up)[1:], P0 + (sub @ down)[1:]
     if c.spec.voltage:
         vroot = (
             np.ones(T) if c.spec.root_vm_pu is None else np.asarray(c.spec.root_vm_pu[fpos])
         ) ** 2
+        margin = scn.config.d_voltage_margin_pu
+        off = c.spec.v2_offset[fpos][br] if c.spec.v2_offset is not None else np.zeros((nb, T))
+        vmax2 = ((f.vmax_pu[br] - margin) ** 2)[:, None] - off
+        vmin2 = ((f.vmin_pu[br] + margin) ** 2)[:, None] - off
+        # v = vroot - 2 sum over the path of (r P + x Q): its range from the flows' ranges
+        path = sub[1:, 1:].T  # (i, j) = 1 when branch j lies on the path to node i
+        r, x = f.r_pu[br][:, None], f.x_pu[br][:, None]
+        v_hi = vroot - 2 * path @ (r * P_lo + x * Q)
+        v_lo = vroot - 2 * path @ (r * P_hi + x * Q)
+        need_max = v_hi > vmax2 - V2_TOL
+        need_min = v_lo < vmin2 + V2_TOL
+        # a node's squared voltage is needed where it or a node below it has a limit row
+        need_v = (sub[1:, 1:] @ (need_max | need_min)) > 0
         v = lp.add_variables(f"{name}-v2", nb * T, lo=0.0, hi=INF).reshape(nb, T)
         # v_i - v_parent + 2 r P_i = -2 x Q_i   (v_parent = vroot when the parent is the root)
-        rows = [np.arange(nb * T), np.arange(nb * T)]
-        cols = [v.ravel(), P.ravel()]
-        vals = [np.ones(nb * T), np.repeat(2 * f.r_pu[br], T)]
-        rows.append(((child - 1)[:, None] * T + np.arange(T)).ravel())
-        cols.append(v[f.parent[child] - 1].ravel())
-        vals.append(-np.ones(len(child) * T))
+        row_of = np.cumsum(need_v.ravel()) - 1  # (node, t) -> row among the needed ones
+        keep = need_v.ravel()
+        idx = np.arange(nb * T)[keep]
+        rows = [row_of[idx], row_of[idx]]
+        cols = [v.ravel()[idx], P.ravel()[idx]]
+        vals = [np.ones(len(idx)), np.repeat(2 * f.r_pu[br], T)[idx]]
+        cr = ((child - 1)[:, None] * T + np.arange(T)).ravel()
+        kc = keep[cr]
+        rows.append(row_of[cr[kc]])
+        cols.append(v[f.parent[child] - 1].ravel()[kc])
+        vals.append(-np.ones(int(kc.sum())))
         rhs = -2 * f.x_pu[br][:, None] * Q
         at_root = f.parent[br] == 0
         rhs[at_root] += vroot
@@ -256,52 +288,50 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             np.concatenate(rows),
             np.concatenate(cols),
             np.concatenate(vals),
-            nb * T,
-            rhs.ravel(),
-            rhs.ravel(),
+            len(idx),
+            rhs.ravel()[idx],
+            rhs.ravel()[idx],
         )
         pen = scn.config.penalties.voltage_eur_per_pu2h * c.dt
         s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
-        idx = np.arange(nb * T)
-        margin = scn.config.d_voltage_margin_pu
-        off = c.spec.v2_offset[fpos][br] if c.spec.v2_offset is not None else np.zeros((nb, T))
-        vmax2 = ((f.vmax_pu[br] - margin) ** 2)[:, None] - off
-        vmin2 = ((f.vmin_pu[br] + margin) ** 2)[:, None] - off
-        for nm, sign, lo, hi in (
-            ("voltage_max", -1.0, -INF, vmax2),
-            ("voltage_min", 1.0, vmin2, INF),
+        for nm, sign, need, lo, hi in (
+            ("voltage_max", -1.0, need_max, np.full((nb, T), -INF), vmax2),
+            ("voltage_min", 1.0, need_min, vmin2, np.full((nb, T), INF)),
         ):
+            idx = np.flatnonzero(need)
+            m = len(idx)
             lp.add_constraints(
                 f"{name}-{nm}",
-                np.concatenate([idx, idx]),
-                np.concatenate([v.ravel(), s]),
-                np.concatenate([np.ones(nb * T), np.full(nb * T, sign)]),
-                nb * T,
-                np.ravel(lo),
-                np.ravel(hi),
+                np.concatenate([np.arange(m), np.arange(m)]),
+                np.concatenate([v.ravel()[idx], s[idx]]),
+                np.concatenate([np.ones(m), np.full(m, sign)]),
+                m,
+                lo.ravel()[idx],
+                hi.ravel()[idx],
             )
     if c.spec.d_thermal:
         finite = np.isfinite(f.rating_mva[br])
         k = np.flatnonzero(finite)
         if len(k):
             rating = f.rating_mva[br][k]
-            pmax = np.sqrt(np.maximum(rating[:, None] ** 2 - Q[k] ** 2, 0.0)).ravel()
+            pmax = np.sqrt(np.maximum(rating[:, None] ** 2 - Q[k] ** 2, 0.0))
             pen = scn.config.penalties.overload_eur_per_mwh * c.dt
             s = lp.add_variables(f"{name}-overload", len(k) * T, cost=pen)
-            idx = np.arange(len(k) * T)
             pk = P[k].ravel()
-            for nm, sign, lo, hi in (
-                ("thermal_max", -1.0, -INF, pmax),
-                ("thermal_min", 1.0, -pmax, INF),
+            for nm, sign, need, lo, hi in (
+                ("thermal_max", -1.0, P_hi[k] > pmax - P_TOL, np.full(pmax.shape, -INF), pmax),
+                ("thermal_min", 1.0, P_lo[k] < -pmax + P_TOL, -pmax, np.full(pmax.shape, INF)),
             ):
+                idx = np.flatnonzero(need)
+                m = len(idx)
                 lp.add_constraints(
                     f"{name}-{nm}",
-                    np.concatenate([idx, idx]),
-                    np.concatenate([pk, s]),
-                    np.concatenate([np.ones(len(idx)), np.full(len(idx), sign)]),
-                    len(idx),
-                    lo,
-                    hi,
+                    np.concatenate([np.arange(m), np.arange(m)]),
+                    np.concatenate([pk[idx], s[idx]]),
+                    np.concatenate([np.ones(m), np.full(m, sign)]),
+                    m,
+                    lo.ravel()[idx],
+                    hi.ravel()[idx],
                 )
     sched = c.spec.tdi_schedule_mw.get(fpos)
     if sched is not None:
