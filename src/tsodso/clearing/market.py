@@ -260,9 +260,9 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         vmin2 = ((f.vmin_pu[br] + margin) ** 2)[:, None] - off
         # v = vroot - 2 sum over the path of (r P + x Q): its range from the flows' ranges
         path = sub[1:, 1:].T  # (i, j) = 1 when branch j lies on the path to node i
-        r, x = f.r_pu[br][:, None], f.x_pu[br][:, None]
-        v_hi = vroot - 2 * path @ (r * P_lo + x * Q)
-        v_lo = vroot - 2 * path @ (r * P_hi + x * Q)
+        rb, xb = f.r_pu[br][:, None], f.x_pu[br][:, None]
+        v_hi = vroot - 2 * path @ (rb * P_lo + xb * Q)
+        v_lo = vroot - 2 * path @ (rb * P_hi + xb * Q)
         need_max = v_hi > vmax2 - V2_TOL
         need_min = v_lo < vmin2 + V2_TOL
         # a node's squared voltage is needed where it or a node below it has a limit row
