@@ -216,7 +216,7 @@ class Solver:
         self._pending_build_s = time.perf_counter() - t0
         self.solves = 0
 
-    def set_row_bounds(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+    def set_row_bounds(self, name: str, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         """New bounds for every row of block ``name``."""
         sl = self.lp.constraints[name]
         n = sl.stop - sl.start
@@ -227,7 +227,7 @@ class Solver:
         idx = np.arange(sl.start, sl.stop, dtype=np.int32)
         self.h.changeRowsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
 
-    def set_col_bounds(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+    def set_col_bounds(self, name: str, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         """New bounds for every column of variable block ``name``."""
         sl = self.lp.variables[name]
         n = sl.stop - sl.start
