@@ -104,7 +104,7 @@ _ROWS: list[tuple[str, str, str, str, str, Mechanism, str]] = [
         "TSO and DSOs each clear their own market and agree on interface flows by exchanging "
         "prices until they converge to the common optimum.",
         _m("separate", "iterative", "full", "platform", "least_cost", "priced_flow"),
-        "Implemented as Benders decomposition on the TDI exchanges (a price-based equivalent of ADMM).",
+        "Implemented as Benders decomposition on the TDI exchanges (price-based, as ADMM).",
     ),
     (
         "smartnet-e",
@@ -197,7 +197,7 @@ _ROWS: list[tuple[str, str, str, str, str, Mechanism, str]] = [
         "coordinet",
         "Peer markets of TSO and DSOs agree on interface exchanges by price iterations.",
         _m("separate", "iterative", "full", "platform", "least_cost", "priced_flow"),
-        "Implemented as Benders decomposition on the TDI exchanges (a price-based equivalent of ADMM).",
+        "Implemented as Benders decomposition on the TDI exchanges (price-based, as ADMM).",
     ),
     (
         "future-worlds-a",
