@@ -114,6 +114,17 @@ def test_run_takes_one_model(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "expected one model id" in res.output
 
 
+def test_time_limit_stops_a_decomposition_with_its_best_result() -> None:
+    args = ["compare", "-s", "small", "-m", "smartnet-d-decentralised", "--json"]
+    res = runner.invoke(app, [*args, "--time-limit", "1"])
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(res.stdout)["results"]
+    assert r["status"] == "time_limit"
+    assert r["kpis"]["procurement_cost_eur"] > 0  # its best point so far, reported
+    bad = runner.invoke(app, [*args, "--time-limit", "0"])
+    assert bad.exit_code == 2 and "--time-limit" in bad.output
+
+
 def test_unknown_model_is_one_clear_message() -> None:
     res = runner.invoke(app, ["compare", "--models", "smartnet-a,nope,also-nope"])
     assert res.exit_code == 2

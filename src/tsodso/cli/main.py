@@ -41,6 +41,15 @@ ScenarioOpt = Annotated[
     str,
     typer.Option("--scenario", "-s", help=f"preset ({', '.join(PRESETS)}) or a TOML file"),
 ]
+TimeLimitOpt = Annotated[
+    float,
+    typer.Option(
+        "--time-limit",
+        min=1.0,
+        help="seconds allowed to each clearing and to an iterative decomposition as a "
+        "whole (a model that reaches it reports status time_limit and its best result)",
+    ),
+]
 
 
 def _fail(message: str) -> NoReturn:
@@ -105,10 +114,10 @@ def _progress(disable: bool) -> Progress:
     )
 
 
-def _run_models(scn, models: list[ModelPreset], quiet: bool):
+def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float):
     from tsodso.pipeline import prepare, run_model
 
-    prep = prepare(scn)
+    prep = prepare(scn, time_limit_s=time_limit_s)
     results: list[dict[str, Any]] = []
     with _progress(quiet) as prog:
         task = prog.add_task("clearing", total=len(models))
@@ -171,13 +180,14 @@ def compare(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="also write comparison.json and .csv here")
     ] = None,
+    time_limit: TimeLimitOpt = 300.0,
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
     cfg = _config(scenario)
     chosen = _resolve_models(models, models_for(cfg))
     scn = _build(cfg, quiet=as_json)
-    results, prep = _run_models(scn, chosen, quiet=as_json)
+    results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
     doc = {
         "scenario": _scenario_summary(scn, prep),
         "results": results,
@@ -309,6 +319,7 @@ def run(
             "(about 20 s on the default scenario)",
         ),
     ] = True,
+    time_limit: TimeLimitOpt = 300.0,
 ) -> None:
     """Run one model through the whole lifecycle (registration, clearing, stacking,
     delivery, baselines, settlement, contingency rules) and write every table (Parquet)
@@ -322,7 +333,7 @@ def run(
         _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
     preset = chosen[0]
     scn = _build(cfg, quiet=False)
-    prep = prepare(scn)
+    prep = prepare(scn, time_limit_s=time_limit)
     with err.status(f"running {model}", spinner="dots"):
         result = run_model(prep, preset, with_history=True)
     extra = {}
