@@ -190,6 +190,24 @@ def _pass(h: highspy.Highs, lp: LinearProgram) -> None:
         raise ValueError("HiGHS refused the model (inconsistent bounds or matrix)")
 
 
+def _new_bounds(
+    blocks: dict[str, slice],
+    los: list[np.ndarray],
+    his: list[np.ndarray],
+    name: str,
+    lo: float | np.ndarray,
+    hi: float | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Store new bounds of block ``name`` (rows or columns); returns its indices and them."""
+    sl = blocks[name]
+    n = sl.stop - sl.start
+    lo_ = np.broadcast_to(np.asarray(lo, float), (n,)).copy()
+    hi_ = np.broadcast_to(np.asarray(hi, float), (n,)).copy()
+    k = list(blocks).index(name)  # blocks are stored in insertion order
+    los[k], his[k] = lo_, hi_
+    return np.arange(sl.start, sl.stop, dtype=np.int32), lo_, hi_
+
+
 class Solver:
     """One LP held by a HiGHS instance between solves. Row bounds can be changed and rows
     added; the next ``solve`` starts from the previous basis (a warm start: a sweep of
@@ -218,25 +236,15 @@ class Solver:
 
     def set_row_bounds(self, name: str, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         """New bounds for every row of block ``name``."""
-        sl = self.lp.constraints[name]
-        n = sl.stop - sl.start
-        lo = np.broadcast_to(np.asarray(lo, float), (n,)).copy()
-        hi = np.broadcast_to(np.asarray(hi, float), (n,)).copy()
-        k = list(self.lp.constraints).index(name)  # blocks are stored in insertion order
-        self.lp._rows_lo[k], self.lp._rows_hi[k] = lo, hi
-        idx = np.arange(sl.start, sl.stop, dtype=np.int32)
-        self.h.changeRowsBounds(n, idx, lo, hi)  # type: ignore[attr-defined]
+        idx, lo_, hi_ = _new_bounds(
+            self.lp.constraints, self.lp._rows_lo, self.lp._rows_hi, name, lo, hi
+        )
+        self.h.changeRowsBounds(len(idx), idx, lo_, hi_)  # type: ignore[attr-defined]
 
     def set_col_bounds(self, name: str, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         """New bounds for every column of variable block ``name``."""
-        sl = self.lp.variables[name]
-        n = sl.stop - sl.start
-        lo = np.broadcast_to(np.asarray(lo, float), (n,)).copy()
-        hi = np.broadcast_to(np.asarray(hi, float), (n,)).copy()
-        k = list(self.lp.variables).index(name)  # blocks are stored in insertion order
-        self.lp._lo[k], self.lp._hi[k] = lo, hi
-        idx = np.arange(sl.start, sl.stop, dtype=np.int32)
-        self.h.changeColsBounds(n, idx, lo, hi)
+        idx, lo_, hi_ = _new_bounds(self.lp.variables, self.lp._lo, self.lp._hi, name, lo, hi)
+        self.h.changeColsBounds(len(idx), idx, lo_, hi_)
 
     def add_rows(
         self,
