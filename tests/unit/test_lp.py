@@ -50,3 +50,26 @@ def test_warm_solver_follows_changed_bounds_and_added_rows() -> None:
     assert np.allclose(sol.x, [8, 7]) and np.isclose(sol.objective, 29)
     assert lp.constraints["cap"] == slice(1, 2)  # the program knows the new block
     assert np.isclose(solve(lp).objective, 29)  # and a cold solve of it agrees
+
+
+def test_time_limit_is_per_solve_not_per_solver_lifetime() -> None:
+    """HiGHS (< 2.0) checks its time limit against all runs of one instance together; a
+    Solver re-solved many times (a decomposition's master) must still get its full limit
+    on every solve."""
+    rng = np.random.default_rng(0)
+    m = n = 60  # transport problem: m supplies, n demands, m*n routes
+    lp = LinearProgram()
+    x = lp.add_variables("x", m * n, lo=0, hi=np.inf, cost=rng.uniform(1, 10, m * n))
+    i, j = np.divmod(np.arange(m * n), n)
+    lp.add_constraints("supply", i, x, np.ones(m * n), m, -np.inf, 2.0)
+    lp.add_constraints("demand", j, x, np.ones(m * n), n, 1.0, 1.0)
+    first = solve(lp)
+    limit = max(0.25, 8 * (first.solve_s + 0.01))
+    solver = Solver(lp, time_limit_s=limit, presolve=False)
+    spent = 0.0
+    while spent < 2 * limit:  # together far beyond one limit
+        solver.h.clearSolver()  # no warm start: every run costs a full solve
+        sol = solver.solve()
+        spent += sol.solve_s
+        assert sol.status == Status.OPTIMAL
+        assert np.isclose(sol.objective, first.objective)

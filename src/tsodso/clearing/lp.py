@@ -226,7 +226,7 @@ class Solver:
         self.lp = lp
         self.h = _new_highs()
         self.h.setOptionValue("output_flag", bool(os.environ.get("TSODSO_HIGHS_LOG")))
-        self.h.setOptionValue("time_limit", float(time_limit_s))
+        self.time_limit_s = float(time_limit_s)
         self.h.setOptionValue("presolve", "on" if presolve else "off")
         if threads:
             self.h.setOptionValue("threads", int(threads))
@@ -279,6 +279,9 @@ class Solver:
     def solve(self) -> Solution:
         """Solve from the last basis; never raises for solver outcomes."""
         t1 = time.perf_counter()
+        # HiGHS (< 2.0) measures its time limit against the run time of every run of this
+        # instance together: the limit is meant per solve, so it starts from the time spent
+        self.h.setOptionValue("time_limit", self.h.getRunTime() + self.time_limit_s)
         self.h.run()
         t2 = time.perf_counter()
         self.solves += 1
