@@ -261,8 +261,9 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         # v = vroot - 2 sum over the path of (r P + x Q): its range from the flows' ranges
         path = sub[1:, 1:].T  # (i, j) = 1 when branch j lies on the path to node i
         rb, xb = f.r_pu[br][:, None], f.x_pu[br][:, None]
-        v_hi = vroot - 2 * path @ (rb * P_lo + xb * Q)
-        v_lo = vroot - 2 * path @ (rb * P_hi + xb * Q)
+        low, high = np.minimum(rb * P_lo, rb * P_hi), np.maximum(rb * P_lo, rb * P_hi)
+        v_hi = vroot - 2 * path @ (low + xb * Q)  # any sign of r: the term's own range
+        v_lo = vroot - 2 * path @ (high + xb * Q)
         need_max = v_hi > vmax2 - V2_TOL
         need_min = v_lo < vmin2 + V2_TOL
         # a node's squared voltage is needed where it or a node below it has a limit row
@@ -512,14 +513,15 @@ def merge_clearings(
         row_duals.update(c.row_duals)
     cs = [c for _, c in parts]
     failed = [c for c in cs if c.status != Status.OPTIMAL]
+    solved = not any(np.isnan(c.objective_eur) for c in cs)  # every part has a solution
     return Clearing(
         failed[0].status if failed else Status.OPTIMAL,
         float(sum(c.objective_eur for c in cs)),
         accepted,
         bids,
         np.full(T, np.nan),
-        node_price if not failed else np.full((N, T), np.nan),
-        np.zeros(T),
+        node_price if solved else np.full((N, T), np.nan),
+        np.zeros(T) if solved else np.full(T, np.nan),
         float(sum(c.lp_overload_mw for c in cs)),
         float(sum(c.lp_voltage_slack_pu2 for c in cs)),
         np.sum([c.penalty_eur_by_period for c in cs], axis=0),

@@ -267,6 +267,10 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     else:
         status = Status.ERROR
     subs, exchange_pay = best.subs, best.exchange_value
+    if status != Status.OPTIMAL:
+        # interface prices settle the exchange only once TSO and DSOs agree; before that
+        # they carry penalty-sized slopes of the unconverged cuts: each side pays its own
+        exchange_pay = 0.0
     acc_t = scatter(n, idx_t, c_t.accepted_mw)
     pay_t = scatter(n, idx_t, payments(c_t, mech.pricing))
     acc_d, pay_d = np.zeros(n), np.zeros(n)
