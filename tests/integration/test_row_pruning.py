@@ -1,7 +1,6 @@
-"""Distribution and DC line limits that no combination of bids can reach are left out of
-the LP (``clearing.market``): the pruned market has the full market's optimum, prices and
-slacks, on presets built for distribution and for transmission congestion, where many
-limits do bind."""
+"""Distribution limits that no combination of bids can reach are left out of the LP
+(``clearing.market``): the pruned market has the full market's optimum, prices and
+slacks, on a preset built for distribution congestion where many limits do bind."""
 
 from __future__ import annotations
 
@@ -36,23 +35,4 @@ def test_pruned_market_equals_the_full_one(model: str, monkeypatch: pytest.Monke
     # the case is congested: without distribution limits the market is cheaper, so rows
     # that bind were among those kept
     free = market.clear_market(scn, dataclasses.replace(spec, voltage=False, d_thermal=False))
-    assert free.objective_eur < full.objective_eur - 1.0
-
-
-def test_pruned_dc_flow_limits_equal_the_full_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same for DC line limits (PTDF bounds over every bid combination), on the
-    preset built for transmission congestion."""
-    prep = prepare(build_scenario(load_config("t-congestion-d-flex")))
-    scn, ctx = prep.scn, prep.ctx
-    spec = ctx.spec(scn.bids, get_model("smartnet-a").mechanism, feeders=())
-    pruned = market.clear_market(scn, spec)
-    monkeypatch.setattr(market, "P_TOL", np.inf)
-    full = market.clear_market(scn, spec)
-    assert pruned.status == full.status == "optimal"
-    assert pruned.n_constraints < full.n_constraints
-    assert pruned.objective_eur == pytest.approx(full.objective_eur, rel=1e-9)
-    assert np.allclose(pruned.node_price_eur_per_mwh, full.node_price_eur_per_mwh, atol=1e-6)
-    assert pruned.lp_overload_mw == pytest.approx(full.lp_overload_mw, abs=1e-6)
-    # line limits bind here: without them the market is cheaper
-    free = market.clear_market(scn, dataclasses.replace(spec, transmission=False))
     assert free.objective_eur < full.objective_eur - 1.0

@@ -181,58 +181,20 @@ def define_transmission(c: _Ctx) -> None:
     off = (Bf[:, sl] @ theta_s)[:, None] * np.ones((1, T))
     factor = np.ones((m, T)) if c.spec.t_rating_factor is None else c.spec.t_rating_factor
     rating = (tg.branch_rating_mw[:, None] * factor).ravel()
-    need_max, need_min = _reachable_flow_limits(c, B, Bf, ns, rhs, off, bid_t, rating)
-    for name, sign, need, lo, hi in (
-        ("Trans-flow_max", -1.0, need_max, np.full(m * T, -INF), rating - off.ravel()),
-        ("Trans-flow_min", 1.0, need_min, -rating - off.ravel(), np.full(m * T, INF)),
+    rs = np.arange(m * T)
+    for name, sign, lo, hi in (
+        ("Trans-flow_max", -1.0, -INF, rating - off.ravel()),
+        ("Trans-flow_min", 1.0, -rating - off.ravel(), INF),
     ):
-        # rows of the branch-periods kept, numbered in order
-        row_of = np.cumsum(need) - 1
-        kf = need[r_f]
-        keep = np.flatnonzero(need)
         c.lp.add_constraints(
             name,
-            np.concatenate([row_of[r_f[kf]], np.arange(len(keep))]),
-            np.concatenate([c_f[kf], s.ravel()[keep]]),
-            np.concatenate([v_f[kf], np.full(len(keep), sign)]),
-            len(keep),
-            lo[keep],
-            hi[keep],
+            np.concatenate([r_f, rs]),
+            np.concatenate([c_f, s.ravel()]),
+            np.concatenate([v_f, np.full(m * T, sign)]),
+            m * T,
+            lo,
+            hi,
         )
-
-
-def _reachable_flow_limits(
-    c: _Ctx,
-    B: np.ndarray,
-    Bf: np.ndarray,
-    ns: np.ndarray,
-    rhs: np.ndarray,
-    off: np.ndarray,
-    bid_t: np.ndarray,
-    rating: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which DC flow limits (branch-major, m*T) some combination of the clearing's bids can
-    reach: flow = PTDF (rhs + net bid injection) + off, each node's injection within
-    [-down, up]. Every limit is kept when the grid has no PTDF (no slack in an island)."""
-    b, T = c.spec.bids, c.T
-    m = Bf.shape[0]
-    try:
-        ptdf = np.linalg.solve(B[np.ix_(ns, ns)].T, Bf[:, ns].T).T  # Bf_ns B_ns^-1
-    except np.linalg.LinAlgError:
-        return np.ones(m * T, dtype=bool), np.ones(m * T, dtype=bool)
-    up = np.zeros((len(ns), T))
-    down = np.zeros((len(ns), T))
-    on = bid_t >= 0
-    for arr, d in ((up, 1), (down, -1)):
-        k = on & (b.direction == d)
-        np.add.at(arr, (bid_t[k], b.period[k]), b.q_max_mw[k])
-    f0 = ptdf @ rhs + off
-    pos, neg = np.maximum(ptdf, 0.0), np.maximum(-ptdf, 0.0)
-    f_hi = f0 + pos @ up + neg @ down
-    f_lo = f0 - pos @ down - neg @ up
-    need_max = f_hi.ravel() > rating - P_TOL
-    need_min = f_lo.ravel() < -rating + P_TOL
-    return need_max, need_min
 
 
 def define_feeder(c: _Ctx, fpos: int) -> None:
