@@ -295,21 +295,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         )
         pen = scn.config.penalties.voltage_eur_per_pu2h * c.dt
         s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
-        for nm, sign, need, lo, hi in (
-            ("voltage_max", -1.0, need_max, np.full((nb, T), -INF), vmax2),
-            ("voltage_min", 1.0, need_min, vmin2, np.full((nb, T), INF)),
-        ):
-            idx = np.flatnonzero(need)
-            m = len(idx)
-            lp.add_constraints(
-                f"{name}-{nm}",
-                np.concatenate([np.arange(m), np.arange(m)]),
-                np.concatenate([v.ravel()[idx], s[idx]]),
-                np.concatenate([np.ones(m), np.full(m, sign)]),
-                m,
-                lo.ravel()[idx],
-                hi.ravel()[idx],
-            )
+        _soft_limits(lp, f"{name}-voltage", v.ravel(), s, need_max, vmax2, need_min, vmin2)
     if c.spec.d_thermal:
         finite = np.isfinite(f.rating_mva[br])
         k = np.flatnonzero(finite)
@@ -318,22 +304,16 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             pmax = np.sqrt(np.maximum(rating[:, None] ** 2 - Q[k] ** 2, 0.0))
             pen = scn.config.penalties.overload_eur_per_mwh * c.dt
             s = lp.add_variables(f"{name}-overload", len(k) * T, cost=pen)
-            pk = P[k].ravel()
-            for nm, sign, need, lo, hi in (
-                ("thermal_max", -1.0, P_hi[k] > pmax - P_TOL, np.full(pmax.shape, -INF), pmax),
-                ("thermal_min", 1.0, P_lo[k] < -pmax + P_TOL, -pmax, np.full(pmax.shape, INF)),
-            ):
-                idx = np.flatnonzero(need)
-                m = len(idx)
-                lp.add_constraints(
-                    f"{name}-{nm}",
-                    np.concatenate([np.arange(m), np.arange(m)]),
-                    np.concatenate([pk[idx], s[idx]]),
-                    np.concatenate([np.ones(m), np.full(m, sign)]),
-                    m,
-                    lo.ravel()[idx],
-                    hi.ravel()[idx],
-                )
+            _soft_limits(
+                lp,
+                f"{name}-thermal",
+                P[k].ravel(),
+                s,
+                P_hi[k] > pmax - P_TOL,
+                pmax,
+                P_lo[k] < -pmax + P_TOL,
+                -pmax,
+            )
     sched = c.spec.tdi_schedule_mw.get(fpos)
     if sched is not None:
         # import at the TDI = flows leaving the root - what the root node itself injects
@@ -362,6 +342,35 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             T,
             rhs,
             rhs,
+        )
+
+
+def _soft_limits(
+    lp: LinearProgram,
+    name: str,
+    x: np.ndarray,
+    slack: np.ndarray,
+    need_max: np.ndarray,
+    hi: np.ndarray,
+    need_min: np.ndarray,
+    lo: np.ndarray,
+) -> None:
+    """Blocks ``name``_max: x - slack <= hi and ``name``_min: x + slack >= lo (columns x and
+    slack, limits of the same shape as the masks), each only where its mask is set."""
+    for suffix, sign, need, row_lo, row_hi in (
+        ("max", -1.0, need_max, None, hi),
+        ("min", 1.0, need_min, lo, None),
+    ):
+        idx = np.flatnonzero(need)
+        m = len(idx)
+        lp.add_constraints(
+            f"{name}_{suffix}",
+            np.tile(np.arange(m), 2),
+            np.concatenate([x[idx], slack[idx]]),
+            np.concatenate([np.ones(m), np.full(m, sign)]),
+            m,
+            -INF if row_lo is None else np.ravel(row_lo)[idx],
+            INF if row_hi is None else np.ravel(row_hi)[idx],
         )
 
 
