@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import median_time, table  # noqa: E402
 
 from tsodso.envelopes.doe import LP_METHODS, envelope, lp_envelopes  # noqa: E402
-from tsodso.envelopes.report import connection_mw, customers, doe_report, forecast  # noqa: E402
+from tsodso.envelopes.report import connection_mw, customers, doe_report, feeder_states  # noqa: E402
 from tsodso.grids.distflow import FeederState  # noqa: E402
 from tsodso.pipeline import Prepared, prepare  # noqa: E402
 from tsodso.scenario.build import build_scenario  # noqa: E402
-from tsodso.scenario.config import load_config  # noqa: E402
+from tsodso.schema.config import load_config  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -49,7 +49,7 @@ def _copies(st: FeederState, periods: np.ndarray) -> FeederState:
 
 def bench_closed_forms(prep: Prepared, repeats: int, n_customers: int) -> list[dict[str, Any]]:
     scn, ctx = prep.scn, prep.ctx
-    states = forecast(scn, ctx.root_vm_pu, ctx.v2_offset)
+    states = feeder_states(scn, ctx.forecast)
     cust = customers(scn)
     size = connection_mw(scn)
     per_copy = sum(len(c) for c in cust)
@@ -90,7 +90,7 @@ def bench_closed_forms(prep: Prepared, repeats: int, n_customers: int) -> list[d
 
 def bench_max_total(prep: Prepared, repeats: int, n_customers: int) -> list[dict[str, Any]]:
     scn, ctx = prep.scn, prep.ctx
-    states = forecast(scn, ctx.root_vm_pu, ctx.v2_offset)
+    states = feeder_states(scn, ctx.forecast)
     cust = customers(scn)
     per_copy = sum(len(c) for c in cust)
     copies = -(-n_customers // per_copy)
@@ -140,7 +140,7 @@ def bench_max_total(prep: Prepared, repeats: int, n_customers: int) -> list[dict
 
 def bench_block_lp(prep: Prepared, repeats: int, feeders: tuple[int, ...]) -> list[dict[str, Any]]:
     scn, ctx = prep.scn, prep.ctx
-    states = forecast(scn, ctx.root_vm_pu, ctx.v2_offset)
+    states = feeder_states(scn, ctx.forecast)
     cust = customers(scn)
     margin = scn.config.d_voltage_margin_pu
     rows = []
@@ -186,7 +186,7 @@ def bench_block_lp(prep: Prepared, repeats: int, feeders: tuple[int, ...]) -> li
 def bench_report(prep: Prepared, repeats: int) -> list[dict[str, Any]]:
     scn, ctx = prep.scn, prep.ctx
     wall, rep = median_time(
-        lambda: doe_report(scn, prep.ac_model, prep.baseline, ctx.root_vm_pu, ctx.v2_offset),
+        lambda: doe_report(scn, prep.ac_model, prep.baseline, ctx.forecast),
         repeats,
     )
     rows: list[dict[str, Any]] = [

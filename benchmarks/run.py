@@ -26,11 +26,12 @@ import pandapower as pp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reference"))
 
-from tsodso.clearing.market import MarketSpec, clear_market, split_by_feeder  # noqa: E402
+from tsodso.clearing.market import clear_market, split_by_feeder  # noqa: E402
 from tsodso.coordination.catalogue import get_model  # noqa: E402
+from tsodso.coordination.context import ClearingCache, MarketContext  # noqa: E402
 from tsodso.pipeline import prepare  # noqa: E402
 from tsodso.scenario.build import build_scenario  # noqa: E402
-from tsodso.scenario.config import load_config  # noqa: E402
+from tsodso.schema.config import load_config  # noqa: E402
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -48,18 +49,12 @@ def bench_lp(presets: list[str], repeats: int) -> list[dict[str, Any]]:
         scn = build_scenario(load_config(name))
         ctx = prepare(scn).ctx
         for label, feeders in (("central", ()), ("joint", ctx.all_feeders)):
-            spec = MarketSpec(
-                bids=scn.bids,
-                feeders=feeders,
-                root_vm_pu=ctx.root_vm_pu,
-                v2_offset=ctx.v2_offset,
-                t_rating_factor=ctx.t_rating_factor,
-            )
+            spec = ctx.problem(scn.bids, feeders=feeders)
             # overhead per repeat (wall minus that repeat's own solve), then medians
             walls, solves = [], []
             for _ in range(repeats):
                 t0 = time.perf_counter()
-                c = clear_market(scn, spec)
+                c = clear_market(spec)
                 walls.append(time.perf_counter() - t0)
                 solves.append(c.solve_s)
             over = [w - s_ for w, s_ in zip(walls, solves, strict=True)]
@@ -86,7 +81,9 @@ def bench_dcopf(repeats: int) -> dict[str, Any]:
 
     net, scn = case118_market(line_rating_mw=175.0)
     t_pp, _ = median_time(lambda: pp.rundcopp(net, trafo_model="pi"), repeats)
-    t_us, c = median_time(lambda: clear_market(scn, MarketSpec(bids=scn.bids)), repeats)
+    t_us, c = median_time(
+        lambda: clear_market(MarketContext.uncalibrated(scn).problem(scn.bids)), repeats
+    )
     assert abs(c.objective_eur - net.res_cost) / net.res_cost < 1e-5
     return {"ours_s": t_us, "pandapower_s": t_pp, "speed-up": t_pp / t_us}
 
@@ -135,17 +132,17 @@ def bench_dso_split(presets: list[str], repeats: int) -> list[dict[str, Any]]:
     for name in presets:
         scn = build_scenario(load_config(name))
         ctx = prepare(scn).ctx
-        spec = ctx.dso_spec(scn.bids, mech)
-        t_one, one = median_time(lambda s=scn, sp=spec: clear_market(s, sp), repeats)
+        spec = ctx.dso_problem(scn.bids, mech)
+        t_one, one = median_time(lambda s=scn, sp=spec: clear_market(sp), repeats)
         # a context without cached clearings for every repeat
         t_split, split = median_time(
-            lambda c=ctx, sp=spec: dataclasses.replace(c, cache={}).clear(sp), repeats
+            lambda c=ctx, sp=spec: dataclasses.replace(c, cache=ClearingCache()).clear(sp), repeats
         )
         assert abs(split.objective_eur - one.objective_eur) <= 1e-9 * abs(one.objective_eur)
         rows.append(
             {
                 "scenario": name,
-                "LPs": len(split_by_feeder(scn, spec)),
+                "LPs": len(split_by_feeder(spec)),
                 "variables": one.n_variables,
                 "one_lp_s": t_one,
                 "per_feeder_s": t_split,

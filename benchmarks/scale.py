@@ -32,7 +32,7 @@ from tsodso.coordination.families.iterative import run_iterative  # noqa: E402
 from tsodso.pipeline import prepare  # noqa: E402
 from tsodso.scale.replicate import replicate  # noqa: E402
 from tsodso.scenario.build import build_scenario  # noqa: E402
-from tsodso.scenario.config import load_config  # noqa: E402
+from tsodso.schema.config import load_config  # noqa: E402
 
 _MEMORY = """
 import json, os, sys, threading, time
@@ -41,7 +41,7 @@ from tsodso.coordination.catalogue import get_model
 from tsodso.pipeline import prepare
 from tsodso.scale.replicate import replicate
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import load_config
+from tsodso.schema.config import load_config
 
 def rss():
     with open("/proc/self/statm") as fh:
@@ -49,7 +49,7 @@ def rss():
 
 ctx = replicate(prepare(build_scenario(load_config(sys.argv[1]))).ctx, int(sys.argv[2]))
 mech = get_model("smartnet-d").mechanism
-spec = ctx.spec(ctx.scn.bids, mech, feeders=ctx.all_feeders)
+spec = ctx.problem(ctx.scn.bids, mech, feeders=ctx.all_feeders)
 before, peak, done = rss(), [0], []
 
 def watch():
@@ -59,7 +59,7 @@ def watch():
 
 w = threading.Thread(target=watch)
 w.start()
-c = clear_market(ctx.scn, spec)
+c = clear_market(spec)
 done.append(1)
 w.join()
 print(json.dumps({"variables": c.n_variables, "before": before, "peak": max(peak[0], rss())}))
@@ -76,10 +76,10 @@ def bench(preset: str, copies: list[int], repeats: int) -> list[dict[str, Any]]:
         ctx = replicate(prep.ctx, k)
         scn = ctx.scn
         t_c, cen = median_time(
-            lambda c=ctx, s=scn: clear_market(s, c.spec(s.bids, mech_c, feeders=())), repeats
+            lambda c=ctx, s=scn: clear_market(c.problem(s.bids, mech_c, feeders=())), repeats
         )
         t_j, joint = median_time(
-            lambda c=ctx, s=scn: clear_market(s, c.spec(s.bids, mech_j, feeders=c.all_feeders)),
+            lambda c=ctx, s=scn: clear_market(c.problem(s.bids, mech_j, feeders=c.all_feeders)),
             repeats,
         )
         t_d, dec = median_time(lambda c=ctx: run_iterative(c, mech_i), repeats)

@@ -10,8 +10,8 @@ import pytest
 
 from tsodso.pipeline import Prepared, prepare
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import config_from_dict, load_config
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.config import config_from_dict, load_config
 
 CASES = Path(__file__).parent / "reference" / "cases"
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.dispatch.delivery import Delivery, deliver, setpoints
 from tsodso.dispatch.stacking import Stack, stack
 from tsodso.exchange.messages import MessageLog
 from tsodso.operation.contingency import Contingency, RealTime, apply_rules
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.mechanism import Mechanism
 from tsodso.settlement.baselines import BASELINE_METHODS, baseline, baseline_error, delivered_mw
 from tsodso.settlement.settle import Settlement, settle
 from tsodso.validation.ac import AcModel

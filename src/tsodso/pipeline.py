@@ -1,28 +1,26 @@
-"""The one orchestrator: scenario -> registration and prequalification -> baseline AC
-forecast -> coordination model -> stacking, dispatch, delivery, baselines, settlement
-(``lifecycle``) -> AC check of what was delivered -> KPIs. Every step returns a new
-object; nothing is written back.
+"""The one orchestrator: scenario -> registration and prequalification -> the operators'
+forecast (baseline AC power flow) -> coordination model -> its messages -> stacking,
+dispatch, delivery, baselines, settlement (``lifecycle``) -> AC check of what was
+delivered -> KPIs. Every step returns a new object; nothing is written back.
+
+Owns: ``Prepared``, ``RunResult``, ``prepare`` and ``run_model``. Must not: format output.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from tsodso.coordination.catalogue import get_model
-from tsodso.coordination.families.central import run_central
-from tsodso.coordination.families.implicit import run_implicit
-from tsodso.coordination.families.iterative import run_iterative
-from tsodso.coordination.families.joint import run_joint
-from tsodso.coordination.families.parallel import run_parallel
-from tsodso.coordination.families.sequential import run_sequential
-from tsodso.coordination.mechanism import Mechanism, ModelPreset
-from tsodso.coordination.outcome import MarketContext, ModelOutcome
-from tsodso.grids.distflow import lindistflow
-from tsodso.grids.model import dc_flows
+from tsodso.coordination import families
+from tsodso.coordination.catalogue import ModelPreset, get_model
+from tsodso.coordination.context import MarketContext
+from tsodso.coordination.outcome import ModelOutcome
+from tsodso.exchange.build import messages_of
+from tsodso.exchange.messages import MessageLog
+from tsodso.grids.forecast import GridForecast
 from tsodso.kpi.metrics import compute_kpis
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
@@ -31,54 +29,57 @@ from tsodso.registration.products import Registry, register
 from tsodso.scenario.domain import Scenario
 from tsodso.scenario.history import der_history
 from tsodso.validation.ac import AcModel, AcResult
+from tsodso.validation.forecast import operators_forecast
 
-Family = Callable[[MarketContext, Mechanism], ModelOutcome]
 
-#: mechanism family -> implementation (MODELS.md section 3)
-FAMILIES: dict[str, Family] = {
-    "central": run_central,
-    "joint": run_joint,
-    "sequential": run_sequential,
-    "parallel": run_parallel,
-    "local": run_parallel,  # a local market is the fragmented case: d_path = none
-    "implicit": run_implicit,
-    "iterative": run_iterative,
-}
+class RunCache:
+    """What runs on one prepared scenario share: the outcome of each mechanism (presets
+    that are the same point of the space run once) and the DER history of the X-of-Y
+    baseline (read once). Thread-safe."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, ModelOutcome] = {}
+        self.history: dict[str, np.ndarray | None] = {}
+        self.lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Prepared:
     """A registered scenario (only prequalified offers), the DSO's grid prequalification,
-    the AC model and the baseline (no flexibility) AC power flow: the operators' forecast."""
+    the AC model, the baseline (no flexibility) AC power flow and the operators' forecast
+    made from it, the market context and the real-time events."""
 
     scn: Scenario
     registry: Registry
     grid_check: GridCheck
     ac_model: AcModel
     baseline: AcResult
+    forecast: GridForecast
     ctx: MarketContext
     realtime: RealTime
-    outcomes: dict[str, ModelOutcome] = field(default_factory=dict, compare=False, repr=False)
-    _history: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    cache: RunCache = field(default_factory=RunCache, compare=False, repr=False)
 
     def history_mw(self) -> np.ndarray | None:
         """(D, Y, T) DER history for the X-of-Y baseline (None where the scenario day has
         too few earlier days of its type); read once."""
-        if "h" not in self._history:
-            try:
-                self._history["h"] = der_history(self.scn, self.scn.config.settlement.history_days)[
-                    0
-                ]
-            except ValueError:
-                self._history["h"] = np.zeros(0)
-        h = self._history["h"]
-        return h if h.size else None
+        with self.cache.lock:
+            if "h" not in self.cache.history:
+                try:
+                    days = self.scn.config.settlement.history_days
+                    self.cache.history["h"] = der_history(self.scn, days)[0]
+                except ValueError:
+                    self.cache.history["h"] = None
+            return self.cache.history["h"]
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """One model run: the model, what its market(s) decided and the messages they took,
+    what happened after (lifecycle), the AC check of what was delivered and the KPIs."""
+
     model: ModelPreset
     outcome: ModelOutcome
+    messages: MessageLog  # the market's messages (the lifecycle's are in ``life``)
     life: Lifecycle
     ac: AcResult  # of what was delivered
     kpis: dict[str, float | int | None]
@@ -86,63 +87,31 @@ class RunResult:
 
 def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
     """Register every DER (withdrawing offers that fail the product prequalification),
-    then run the baseline AC power flow once: its root voltages are the DSOs' forecast."""
+    then run the baseline AC power flow once: the operators' forecast is calibrated to it."""
     registry = register(scn)
     scn = registry.apply(scn)
     ac_model = AcModel(scn.net, scn.grid, scn.dt_h)
-    base = ac_model.run(scn.node_injection_mw(), scn.node_q0_mvar)
-    roots = [f.nodes[0] for f in scn.grid.feeders]
-    root_vm = base.vm_pu[:, roots].T if roots else base.vm_pu[:, :0].T
-    p, q = scn.node_injection_mw(), scn.node_q0_mvar
-    offsets = tuple(
-        base.vm_pu[:, f.nodes].T ** 2 - lindistflow(f, p[f.nodes], q[f.nodes], root_vm[k]).v2
-        for k, f in enumerate(scn.grid.feeders)
+    forecast, base = operators_forecast(
+        scn.grid, ac_model, scn.node_injection_mw(), scn.node_q0_mvar
     )
-    factor = _dc_rating_factor(scn, ac_model, base)
-    ctx = MarketContext(scn, root_vm, offsets, factor, time_limit_s)
-    grid_check = static_hosting_check(scn, scn.bids, root_vm, offsets)
+    ctx = MarketContext(scn, forecast, time_limit_s)
+    grid_check = static_hosting_check(scn, scn.bids, forecast)
     realtime = RealTime.of(scn, ac_model)
-    return Prepared(scn, registry, grid_check, ac_model, base, ctx, realtime)
-
-
-def _dc_rating_factor(scn: Scenario, ac_model: AcModel, base: AcResult) -> np.ndarray:
-    """Per transmission branch and period: |DC flow| / AC apparent power at the forecast,
-    in [0.5, 1] (1 where the branch is lightly loaded, < 10 %, or not in the AC model).
-    Reactive flows and off-nominal voltages load a line beyond its active power; the TSO's
-    DC limit is tightened by what its AC forecast shows."""
-    tg = scn.grid.transmission
-    T = scn.periods
-    factor = np.ones((tg.n_branch, T))
-    if tg.n_branch == 0:
-        return factor
-    dc = np.abs(dc_flows(scn.grid, scn.node_injection_mw()))  # (m, T)
-    pos = {
-        (k, int(e)): i
-        for i, (k, e) in enumerate(zip(ac_model.branch_kind, ac_model.branch_element, strict=True))
-    }
-    for b in range(tg.n_branch):
-        i = pos.get((str(tg.branch_kind[b]), int(tg.branch_element[b])))
-        if i is None:
-            continue
-        s_ac = base.branch_loading[:, i] * base.branch_rating_mva[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(base.branch_loading[:, i] > 0.1, dc[b] / s_ac, 1.0)
-        factor[b] = np.clip(np.nan_to_num(f, nan=1.0), 0.5, 1.0)
-    return factor
+    return Prepared(scn, registry, grid_check, ac_model, base, forecast, ctx, realtime)
 
 
 def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = False) -> RunResult:
     """Run one coordination model on a prepared scenario, from clearing to settlement.
     ``with_history`` also computes the historical baseline when it does not settle."""
     preset = get_model(model) if isinstance(model, str) else model
-    family = FAMILIES[preset.mechanism.family]
     t0 = time.perf_counter()
     key = repr(preset.mechanism)
-    outcome = prep.outcomes.get(key)
+    outcome = prep.cache.outcomes.get(key)
     if outcome is None:  # presets that share a mechanism share its outcome
-        outcome = family(prep.ctx, preset.mechanism)
-        prep.outcomes[key] = outcome
+        outcome = families.run(prep.ctx, preset.mechanism)
+        prep.cache.outcomes[key] = outcome
     scn = prep.scn
+    messages = messages_of(scn, outcome.exchanges)
     needs_history = scn.config.settlement.baseline == "historical" or with_history
     history = prep.history_mw() if needs_history else None
     life = run_lifecycle(scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime)
@@ -153,4 +122,5 @@ def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = Fal
         out_of_service=prep.realtime.out_of_service,
     )
     wall = time.perf_counter() - t0
-    return RunResult(preset, outcome, life, ac, compute_kpis(scn, outcome, life, ac, wall))
+    kpis = compute_kpis(scn, outcome, messages, life, ac, wall)
+    return RunResult(preset, outcome, messages, life, ac, kpis)

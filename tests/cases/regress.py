@@ -68,7 +68,7 @@ def compute(c: Case) -> pd.DataFrame:
     from tsodso.coordination.catalogue import models_for
     from tsodso.pipeline import prepare, run_model
     from tsodso.scenario.build import build_scenario
-    from tsodso.scenario.config import load_config
+    from tsodso.schema.config import load_config
 
     spec = c.spec["scenario"]
     local = c.folder / spec

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tsodso.coordination.catalogue import CATALOGUE
-from tsodso.coordination.mechanism import Mechanism, ModelPreset
+from tsodso.coordination.catalogue import CATALOGUE, ModelPreset
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import load_config
+from tsodso.schema.config import load_config
+from tsodso.schema.mechanism import Mechanism
 
 FILTERED = ModelPreset(
     id="user-filtered",

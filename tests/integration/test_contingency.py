@@ -11,7 +11,7 @@ from tsodso.dispatch.stacking import stack
 from tsodso.operation.contingency import real_time_ac
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
+from tsodso.schema.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import pytest
 from tsodso.coordination.catalogue import CATALOGUE
 from tsodso.dispatch.delivery import UNCERTAIN
 from tsodso.dispatch.stacking import stacking_report
-from tsodso.exchange.messages import DSO, MO, TSO
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.build import build_scenario
-from tsodso.scenario.config import PRESETS, config_from_dict
-from tsodso.scenario.domain import COUPLING_STORAGE
+from tsodso.schema.actors import DSO, MO, TSO
+from tsodso.schema.config import PRESETS, config_from_dict
+from tsodso.schema.tables import COUPLING_STORAGE
 
 
 def _prep(**over: Any) -> Prepared:
@@ -150,7 +150,7 @@ def test_every_pricing_rule_settles_to_the_cent(perfect: Prepared, pricing: str,
     model = dataclasses.replace(
         preset,
         id=f"{base}-{pricing}",
-        mechanism=dataclasses.replace(preset.mechanism, pricing=pricing),
+        mechanism=preset.mechanism.model_copy(update={"pricing": pricing}),
     )
     r = run_model(perfect, model)
     led = r.life.settlement.ledger

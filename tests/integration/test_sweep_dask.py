@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tsodso.scale.sweep import TIMING_KEYS, parse_variations, run_sweep, sweep_points
-from tsodso.scenario.config import ScenarioConfigError, load_config
+from tsodso.schema.config import ScenarioConfigError, load_config
 
 
 def _results(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

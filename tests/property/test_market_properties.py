@@ -3,12 +3,15 @@ fast synthetic feeder case)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import MarketSpec, clear_market
+from tsodso.clearing.market import clear_market
+from tsodso.clearing.problem import MarketProblem
 from tsodso.pipeline import prepare, run_model
 from tsodso.scenario.domain import Scenario
 
@@ -31,13 +34,12 @@ configs = st.fixed_dictionaries(
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _joint_spec(scn: Scenario, prep_ctx, bids) -> MarketSpec:  # type: ignore[no-untyped-def]
-    return MarketSpec(
-        bids=bids,
-        feeders=tuple(range(len(scn.grid.feeders))),
-        root_vm_pu=prep_ctx.root_vm_pu,
-        v2_offset=prep_ctx.v2_offset,
+def _joint_spec(scn: Scenario, prep_ctx, bids) -> MarketProblem:  # type: ignore[no-untyped-def]
+    # the joint market without the TSO's DC rating calibration
+    ctx = dataclasses.replace(
+        prep_ctx, forecast=dataclasses.replace(prep_ctx.forecast, t_rating_factor=None)
     )
+    return ctx.problem(bids, feeders=ctx.all_feeders)
 
 
 @SETTINGS
@@ -45,7 +47,7 @@ def _joint_spec(scn: Scenario, prep_ctx, bids) -> MarketSpec:  # type: ignore[no
 def test_power_balance_holds(cfg) -> None:  # type: ignore[no-untyped-def]
     scn = feeder_case(**cfg)
     ctx = prepare(scn).ctx
-    c = clear_market(scn, _joint_spec(scn, ctx, scn.bids))
+    c = clear_market(_joint_spec(scn, ctx, scn.bids))
     assert c.status == Status.OPTIMAL
     signed = np.zeros(scn.periods)
     np.add.at(signed, c.bids.period, c.bids.direction * c.accepted_mw)
@@ -59,8 +61,8 @@ def test_shuffled_bids_give_identical_results(cfg, shuffle_seed) -> None:  # typ
     scn = feeder_case(**cfg)
     ctx = prepare(scn).ctx
     perm = np.random.default_rng(shuffle_seed).permutation(len(scn.bids))
-    a = clear_market(scn, _joint_spec(scn, ctx, scn.bids))
-    b = clear_market(scn, _joint_spec(scn, ctx, scn.bids.subset(perm)))
+    a = clear_market(_joint_spec(scn, ctx, scn.bids))
+    b = clear_market(_joint_spec(scn, ctx, scn.bids.subset(perm)))
     # bids are canonicalised before the LP is built: the same LP, the same solution, even
     # where the optimum is degenerate (ties between periods through storage)
     assert a.objective_eur == b.objective_eur

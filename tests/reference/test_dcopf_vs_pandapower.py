@@ -9,11 +9,13 @@ import pandapower as pp
 import pandapower.networks as pn
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import MarketSpec, clear_market
+from tsodso.clearing.market import clear_market
+from tsodso.coordination.context import MarketContext
 from tsodso.grids.model import build_coupled_grid
 from tsodso.scenario.build import bids_from_ders
-from tsodso.scenario.config import ScenarioConfig
-from tsodso.scenario.domain import COUPLING_NONE, DerTable, Scenario
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.config import ScenarioConfig
+from tsodso.schema.tables import COUPLING_NONE, DerTable
 
 
 def case118_market(line_rating_mw: float | None = None) -> tuple[Any, Scenario]:
@@ -82,7 +84,8 @@ def test_case118_objective_equals_rundcopp(tolerances: dict[str, Any]) -> None:
     # 175 MW line ratings make the case congested, so the network constraints matter
     net, scn = case118_market(line_rating_mw=175.0)
     pp.rundcopp(net, trafo_model="pi")
-    c = clear_market(scn, MarketSpec(bids=scn.bids))
+    ctx = MarketContext.uncalibrated(scn)
+    c = clear_market(ctx.problem(scn.bids, feeders=()))
     assert c.status == Status.OPTIMAL
     assert abs(c.unmet_imbalance_mw).sum() < 1e-6
     assert c.lp_overload_mw < 1e-6

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tsodso.scenario.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
+from tsodso.schema.config import PRESETS, ScenarioConfigError, config_from_dict, load_config
 
 
 def test_presets_load() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tsodso.envelopes import doe
 from tsodso.envelopes.doe import METHODS, Envelope, envelope, lp_envelopes
-from tsodso.envelopes.report import DoeReport, customers, doe_report, forecast
+from tsodso.envelopes.report import DoeReport, customers, doe_report, feeder_states
 from tsodso.envelopes.verify import feeder_branches
 from tsodso.grids.distflow import FeederState
 from tsodso.grids.model import Feeder
@@ -24,7 +24,7 @@ CAP = 50.0
 
 def _feeder_case(prep: Prepared, fpos: int = 0) -> tuple[Feeder, FeederState, np.ndarray]:
     scn, ctx = prep.scn, prep.ctx
-    st = forecast(scn, ctx.root_vm_pu, ctx.v2_offset)[fpos]
+    st = feeder_states(scn, ctx.forecast)[fpos]
     return scn.grid.feeders[fpos], st, customers(scn)[fpos]
 
 
@@ -122,7 +122,7 @@ def test_proportional_fairness_hosts_everyone_the_grid_allows(small_prepared: Pr
 @pytest.fixture(scope="module")
 def report(small_prepared: Prepared) -> DoeReport:
     p = small_prepared
-    return doe_report(p.scn, p.ac_model, p.baseline, p.ctx.root_vm_pu, p.ctx.v2_offset)
+    return doe_report(p.scn, p.ac_model, p.baseline, p.forecast)
 
 
 def test_verified_envelopes_pass_the_ac_check(small_prepared: Prepared, report: DoeReport) -> None:

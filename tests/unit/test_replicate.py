@@ -23,8 +23,8 @@ def test_joint_optimum_scales_exactly(copies: int) -> None:
     assert len(scn.ders) == copies * len(base.scn.ders)
     assert len(scn.bids) == copies * len(base.scn.bids)
     assert scn.node_injection_mw().shape[0] == scn.grid.n_nodes
-    c1 = clear_market(base.scn, base.spec(base.scn.bids, mech, feeders=base.all_feeders))
-    ck = clear_market(scn, big.spec(scn.bids, mech, feeders=big.all_feeders))
+    c1 = clear_market(base.problem(base.scn.bids, mech, feeders=base.all_feeders))
+    ck = clear_market(big.problem(scn.bids, mech, feeders=big.all_feeders))
     assert c1.status == ck.status == "optimal"
     assert ck.objective_eur == pytest.approx(copies * c1.objective_eur, rel=1e-7)
     assert ck.accepted_mw.sum() == pytest.approx(copies * c1.accepted_mw.sum(), rel=1e-6)

@@ -10,7 +10,7 @@ from tests.conftest import feeder_case
 from tsodso.coordination.catalogue import get_model
 from tsodso.coordination.outcome import Purchase
 from tsodso.dispatch.stacking import stack
-from tsodso.scenario.domain import COUPLING_STORAGE
+from tsodso.schema.tables import COUPLING_STORAGE
 
 
 @pytest.fixture(scope="module")

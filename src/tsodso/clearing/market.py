@@ -1,5 +1,5 @@
 """The network-constrained flexibility market as one LP: which constraint families apply is
-the caller's choice (a ``MarketSpec``); each family is one ``define_*`` function.
+the caller's choice (a ``MarketProblem``); each family is one ``define_*`` function.
 
 Families (systematic row names, so duals map back to prices):
 - ``Bid-activation``      divisible bids x_k in [0, q_max], cost price * dt
@@ -10,8 +10,14 @@ Families (systematic row names, so duals map back to prices):
                           voltage band and thermal limits (+ slacks)
 - ``DER-storage_soc``     battery state of charge; ``DER-shift_energy`` EV energy neutrality
 
-Owns: mapping scenario data onto those families and reading prices back from duals.
-Must not: decide who clears what (that is ``coordination``).
+Build, solve and extract are separate steps: ``build`` returns a ``BuiltMarket`` (the LP
+and its column order), ``solve_built`` solves it and ``extract`` reads the clearing back;
+``clear_market`` does all three. A ``hook(lp, bids)`` runs between build and solve: it may
+add variables (blocks named ``User-*`` come back in ``Clearing.user``) and constraints
+(their duals come back in ``Clearing.row_duals``); ``bids`` is the canonical column order.
+
+Owns: mapping a ``MarketProblem`` onto those families and reading prices back from duals.
+Must not: decide who clears what (that is ``coordination``), or read a scenario.
 """
 
 from __future__ import annotations
@@ -23,51 +29,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tsodso.clearing.lp import INF, LinearProgram, Solution, Solver, Status, solve
-from tsodso.scenario.domain import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, Scenario
+from tsodso.clearing.problem import MarketProblem
+from tsodso.schema.tables import COUPLING_SHIFT, COUPLING_STORAGE, BidTable
+
+#: a function run between build and solve: it may add columns and rows to the LP
+Hook = Callable[[LinearProgram, BidTable], None]
 
 THETA_SCALE = 1e-3  # rad per unit of the angle variables
 # a distribution limit row is left out only when no combination of bids comes within these
 # of it (squared voltage in pu^2, branch flow in MW)
 V2_TOL = 1e-6
 P_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class MarketSpec:
-    """Which needs and limits one clearing respects, over which bids."""
-
-    bids: BidTable
-    balance: bool = True  # TSO balancing need
-    transmission: bool = True  # transmission line limits (DC)
-    feeders: tuple[int, ...] = ()  # feeders modelled with LinDistFlow (positions)
-    voltage: bool = True  # voltage band in modelled feeders
-    d_thermal: bool = True  # thermal limits in modelled feeders
-    root_vm_pu: np.ndarray | None = None  # (n_feeders, T) forecast root voltage; 1.0 if None
-    # per feeder (n, T): AC minus LinDistFlow squared voltage at the forecast point, so that
-    # the linear model is exact there (None: uncalibrated)
-    v2_offset: tuple[np.ndarray, ...] | None = None
-    tdi_schedule_mw: dict[int, np.ndarray] = field(default_factory=dict)  # feeder -> (T,)
-    # activations already decided by an earlier step (N, T): they move the operating point
-    # and, unless ``imbalance_mw`` is given, what is left of the imbalance
-    base_delta_mw: np.ndarray | None = None
-    # (n_branch, T) factor on transmission ratings: DC flow over AC apparent power at the
-    # forecast, so that a DC limit means the AC rating (None: 1)
-    t_rating_factor: np.ndarray | None = None
-    imbalance_mw: np.ndarray | None = None  # the balancing need of this clearing (T,)
-    time_limit_s: float = 300.0
-
-    def injection_mw(self, scn: Scenario) -> np.ndarray:
-        """Node injections (N, T) this clearing starts from."""
-        p = scn.node_injection_mw()
-        return p if self.base_delta_mw is None else p + self.base_delta_mw
-
-    def need_mw(self, scn: Scenario) -> np.ndarray:
-        """Imbalance (T,) this clearing must cover."""
-        if self.imbalance_mw is not None:
-            return np.asarray(self.imbalance_mw, dtype=float)
-        if self.base_delta_mw is None:
-            return scn.imbalance_mw
-        return scn.imbalance_mw - self.base_delta_mw.sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -98,8 +70,7 @@ class Clearing:
 
 @dataclass
 class _Ctx:
-    scn: Scenario
-    spec: MarketSpec
+    spec: MarketProblem
     lp: LinearProgram
     x: np.ndarray  # bid column indices
     T: int
@@ -119,20 +90,21 @@ def define_bids(c: _Ctx) -> None:
 
 def define_balance(c: _Ctx) -> None:
     b, T = c.spec.bids, c.T
-    pen = c.scn.config.penalties.imbalance_eur_per_mwh * c.dt
+    pen = c.spec.penalties.imbalance_eur_per_mwh * c.dt
     short = c.lp.add_variables("System-unmet_short", T, cost=pen)
     surplus = c.lp.add_variables("System-unmet_surplus", T, cost=pen)
     rows = np.concatenate([b.period, np.arange(T), np.arange(T)])
     cols = np.concatenate([c.x, short, surplus])
     vals = np.concatenate([b.direction.astype(float), np.ones(T), -np.ones(T)])
-    imb = c.spec.need_mw(c.scn)
+    imb = c.spec.imbalance_mw
+    assert imb is not None  # a balance row exists only with a balancing need
     c.lp.add_constraints("System-balance", rows, cols, vals, T, imb, imb)
 
 
 def define_transmission(c: _Ctx) -> None:
     """DC power flow with angle variables at non-slack nodes (sparse in B)."""
-    scn, b, T = c.scn, c.spec.bids, c.T
-    tg = scn.grid.transmission
+    grid, b, T = c.spec.grid, c.spec.bids, c.T
+    tg = grid.transmission
     B, Bf = tg.susceptance()
     ns = np.flatnonzero(~tg.slack)
     sl = np.flatnonzero(tg.slack)
@@ -144,10 +116,10 @@ def define_transmission(c: _Ctx) -> None:
     theta = c.lp.add_variables("Trans-theta_mrad", nn * T, lo=-INF, hi=INF)
     th = theta.reshape(nn, T)
     # injections aggregated at transmission nodes (feeders lumped at their TDI, no losses)
-    tdi = scn.grid.tdi_of_node()
-    t_index = np.full(scn.grid.n_nodes, -1)
+    tdi = grid.tdi_of_node()
+    t_index = np.full(grid.n_nodes, -1)
     t_index[tg.nodes] = np.arange(len(tg.nodes))
-    p_act = c.spec.injection_mw(scn)
+    p_act = c.spec.injection_mw
     p_t = np.zeros((len(tg.nodes), T))
     np.add.at(p_t, t_index[tdi], p_act)
     theta_s = tg.slack_angle_rad[sl]
@@ -166,12 +138,12 @@ def define_transmission(c: _Ctx) -> None:
     vals = np.concatenate([v_theta, -b.direction[on].astype(float)])
     c.lp.add_constraints("Trans-nodal_balance", rows, cols, vals, nn * T, rhs.ravel(), rhs.ravel())
     # price of an injection at node m: -dual of its transmission node's row
-    node_rows = np.full(scn.grid.n_nodes, -1)
+    node_rows = np.full(grid.n_nodes, -1)
     has = pos_ns[t_index[tdi]] >= 0
     node_rows[has] = pos_ns[t_index[tdi[has]]]
-    c.price_rows["Trans-nodal_balance"] = (node_rows, np.full(scn.grid.n_nodes, -1.0))
+    c.price_rows["Trans-nodal_balance"] = (node_rows, np.full(grid.n_nodes, -1.0))
     m = tg.n_branch
-    pen = scn.config.penalties.overload_eur_per_mwh * c.dt
+    pen = c.spec.penalties.overload_eur_per_mwh * c.dt
     s = c.lp.add_variables("Trans-overload", m * T, cost=pen).reshape(m, T)
     Bf_ns = Bf[:, ns]
     li, lj = np.nonzero(Bf_ns)
@@ -179,7 +151,8 @@ def define_transmission(c: _Ctx) -> None:
     c_f = th[lj].ravel()
     v_f = np.repeat(Bf_ns[li, lj] * THETA_SCALE, T)
     off = (Bf[:, sl] @ theta_s)[:, None] * np.ones((1, T))
-    factor = np.ones((m, T)) if c.spec.t_rating_factor is None else c.spec.t_rating_factor
+    fc = c.spec.forecast
+    factor = np.ones((m, T)) if fc is None or fc.t_rating_factor is None else fc.t_rating_factor
     rating = (tg.branch_rating_mw[:, None] * factor).ravel()
     rs = np.arange(m * T)
     for name, sign, lo, hi in (
@@ -199,8 +172,8 @@ def define_transmission(c: _Ctx) -> None:
 
 def define_feeder(c: _Ctx, fpos: int) -> None:
     """LinDistFlow on one radial feeder, with P flows and squared voltages as variables."""
-    scn, b, T, lp = c.scn, c.spec.bids, c.T, c.lp
-    f = scn.grid.feeders[fpos]
+    grid, b, T, lp = c.spec.grid, c.spec.bids, c.T, c.lp
+    f = grid.feeders[fpos]
     n = f.n
     if n < 2:
         return
@@ -208,8 +181,8 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     nb = n - 1
     name = f"Feeder-{f.id}"
     P = lp.add_variables(f"{name}-flow", nb * T, lo=-INF, hi=INF).reshape(nb, T)
-    p_act = c.spec.injection_mw(scn)[f.nodes]  # (n, T)
-    q_act = scn.node_q0_mvar[f.nodes]
+    p_act = c.spec.injection_mw[f.nodes]  # (n, T)
+    q_act = c.spec.q_mvar[f.nodes]
     # flow balance at node i: P_i - sum_children P_c + sum bids dir x = -p_i
     child = br[f.parent[br] > 0]  # nodes whose parent is not the root
     rows = [np.repeat((br - 1) * T, T) + np.tile(np.arange(T), nb)]
@@ -218,7 +191,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     rows.append(np.repeat((f.parent[child] - 1) * T, T) + np.tile(np.arange(T), len(child)))
     cols.append(P[child - 1].ravel())
     vals.append(-np.ones(len(child) * T))
-    local = f.local_index(scn.grid.n_nodes)
+    local = f.local_index(grid.n_nodes)
     loc = local[b.node]
     on = loc >= 1
     rows.append((loc[on] - 1) * T + b.period[on])
@@ -234,9 +207,9 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         rhs,
         rhs,
     )
-    node_rows = np.full(scn.grid.n_nodes, -1)
+    node_rows = np.full(grid.n_nodes, -1)
     node_rows[f.nodes[1:]] = np.arange(nb)
-    c.price_rows[f"{name}-flow_balance"] = (node_rows, np.full(scn.grid.n_nodes, 1.0))
+    c.price_rows[f"{name}-flow_balance"] = (node_rows, np.full(grid.n_nodes, 1.0))
     # reactive subtree withdrawal per branch (constant: flexibility is at unity power factor)
     sub = f.subtree()
     Q = -(sub @ q_act)[1:]  # (nb, T)
@@ -251,11 +224,10 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     P0 = -(sub @ p_act)[1:]
     P_lo, P_hi = P0 - (sub @ up)[1:], P0 + (sub @ down)[1:]
     if c.spec.voltage:
-        vroot = (
-            np.ones(T) if c.spec.root_vm_pu is None else np.asarray(c.spec.root_vm_pu[fpos])
-        ) ** 2
-        margin = scn.config.d_voltage_margin_pu
-        off = c.spec.v2_offset[fpos][br] if c.spec.v2_offset is not None else np.zeros((nb, T))
+        fc = c.spec.forecast
+        vroot = (np.ones(T) if fc is None else np.asarray(fc.root_vm_pu[fpos])) ** 2
+        margin = c.spec.voltage_margin_pu
+        off = fc.v2_offset[fpos][br] if fc is not None else np.zeros((nb, T))
         vmax2 = ((f.vmax_pu[br] - margin) ** 2)[:, None] - off
         vmin2 = ((f.vmin_pu[br] + margin) ** 2)[:, None] - off
         # v = vroot - 2 sum over the path of (r P + x Q): its range from the flows' ranges
@@ -293,7 +265,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             rhs.ravel()[idx],
             rhs.ravel()[idx],
         )
-        pen = scn.config.penalties.voltage_eur_per_pu2h * c.dt
+        pen = c.spec.penalties.voltage_eur_per_pu2h * c.dt
         s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
         _soft_limits(lp, f"{name}-voltage", v.ravel(), s, need_max, vmax2, need_min, vmin2)
     if c.spec.d_thermal:
@@ -302,7 +274,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         if len(k):
             rating = f.rating_mva[br][k]
             pmax = np.sqrt(np.maximum(rating[:, None] ** 2 - Q[k] ** 2, 0.0))
-            pen = scn.config.penalties.overload_eur_per_mwh * c.dt
+            pen = c.spec.penalties.overload_eur_per_mwh * c.dt
             s = lp.add_variables(f"{name}-overload", len(k) * T, cost=pen)
             _soft_limits(
                 lp,
@@ -321,7 +293,7 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         roots = np.flatnonzero(f.parent[br] == 0)
         root_bids = np.flatnonzero(loc == 0) if not f.root_is_tdi else np.zeros(0, dtype=int)
         # a missed schedule is an interface deviation, priced like unmet imbalance
-        pen = scn.config.penalties.imbalance_eur_per_mwh * c.dt
+        pen = c.spec.penalties.imbalance_eur_per_mwh * c.dt
         dev_up = lp.add_variables(f"{name}-tdi_deviation_up", T, cost=pen)
         dev_dn = lp.add_variables(f"{name}-tdi_deviation_down", T, cost=pen)
         r = [np.tile(np.arange(T), len(roots)), b.period[root_bids], np.arange(T), np.arange(T)]
@@ -376,8 +348,8 @@ def _soft_limits(
 
 def define_der_coupling(c: _Ctx) -> None:
     """Battery state of charge and EV energy neutrality across periods."""
-    scn, b, T, lp, dt = c.scn, c.spec.bids, c.T, c.lp, c.dt
-    ders = scn.ders
+    b, T, lp, dt = c.spec.bids, c.T, c.lp, c.dt
+    ders = c.spec.ders
     # batteries with a bid here (a battery without one keeps its charge: no rows needed)
     stor = np.intersect1d(np.flatnonzero(ders.coupling == COUPLING_STORAGE), b.der)
     in_bids = np.isin(b.der, stor)
@@ -419,98 +391,105 @@ def define_der_coupling(c: _Ctx) -> None:
         )
 
 
-def _build(
-    scn: Scenario,
-    spec: MarketSpec,
-    hook: Callable[[LinearProgram, BidTable], None] | None,
-) -> tuple[_Ctx, np.ndarray]:
-    """The LP of ``spec`` with bids in canonical order; returns it and that order."""
-    b = spec.bids
+@dataclass(frozen=True)
+class BuiltMarket:
+    """The LP of one problem, built and not yet solved, with its bids in canonical order
+    (``order[k]`` is the caller's index of column k's bid)."""
+
+    ctx: _Ctx
+    order: np.ndarray
+    problem: MarketProblem
+
+    @property
+    def lp(self) -> LinearProgram:
+        """The linear program (add rows or columns here before solving)."""
+        return self.ctx.lp
+
+    @property
+    def bids(self) -> BidTable:
+        """The bids in the canonical column order."""
+        return self.ctx.spec.bids
+
+
+def build(problem: MarketProblem, hook: Hook | None = None) -> BuiltMarket:
+    """Build the LP of ``problem`` with bids in canonical order (DER, direction, period,
+    quantity, price), so that the result does not depend on the order in which bids
+    arrived, even where the optimum is degenerate; ``hook(lp, bids)`` runs last."""
+    b = problem.bids
     order = np.lexsort((b.price_eur_per_mwh, b.q_max_mw, b.period, b.direction, b.der))
-    canonical = dataclasses.replace(spec, bids=b.subset(order))
-    c = _Ctx(scn, canonical, LinearProgram(), np.zeros(0, dtype=int), scn.periods, scn.dt_h)
+    canonical = dataclasses.replace(problem, bids=b.subset(order))
+    c = _Ctx(canonical, LinearProgram(), np.zeros(0, dtype=int), problem.periods, problem.dt_h)
     define_bids(c)
-    if spec.balance:
+    if problem.balance:
         define_balance(c)
-    if spec.transmission:
+    if problem.transmission:
         define_transmission(c)
-    for fpos in spec.feeders:
+    for fpos in problem.feeders:
         define_feeder(c, fpos)
     define_der_coupling(c)
     if hook is not None:
         hook(c.lp, canonical.bids)
-    return c, order
+    return BuiltMarket(c, order, problem)
 
 
-def _in_caller_order(c: _Ctx, sol: Solution, order: np.ndarray, bids: BidTable) -> Clearing:
-    out = _extract(c, sol)
+def solve_built(built: BuiltMarket) -> Solution:
+    """Solve a built market with HiGHS under the problem's time limit."""
+    return solve(built.lp, time_limit_s=built.problem.time_limit_s)
+
+
+def extract(built: BuiltMarket, sol: Solution) -> Clearing:
+    """The clearing of a solved market, activations in the caller's bid order."""
+    out = _extract(built.ctx, sol)
     accepted = np.empty_like(out.accepted_mw)
-    accepted[order] = out.accepted_mw
-    return dataclasses.replace(out, accepted_mw=accepted, bids=bids)
+    accepted[built.order] = out.accepted_mw
+    return dataclasses.replace(out, accepted_mw=accepted, bids=built.problem.bids)
 
 
-def clear_market(
-    scn: Scenario,
-    spec: MarketSpec,
-    hook: Callable[[LinearProgram, BidTable], None] | None = None,
-) -> Clearing:
-    """Build, solve and extract one market clearing. ``hook(lp, bids)`` may add variables
-    (blocks named ``User-*`` come back in ``Clearing.user``) and constraints; ``bids`` is
-    the canonical order of the bid columns.
-
-    Bids are put in a canonical order (DER, direction, period) before the LP is built, so
-    the result does not depend on the order in which bids arrived, even where the optimum
-    is degenerate; results come back in the caller's order."""
-    c, order = _build(scn, spec, hook)
-    sol = solve(c.lp, time_limit_s=spec.time_limit_s)
-    return _in_caller_order(c, sol, order, spec.bids)
+def clear_market(problem: MarketProblem, hook: Hook | None = None) -> Clearing:
+    """Build, solve and extract one market clearing (see the module docstring for
+    ``hook``); results come back in the caller's bid order."""
+    built = build(problem, hook)
+    return extract(built, solve_built(built))
 
 
-def split_by_feeder(scn: Scenario, spec: MarketSpec) -> list[tuple[np.ndarray, MarketSpec]]:
-    """The clearings ``spec`` separates into, exactly: without system balance and DC lines
-    no row joins two feeders, so each modelled feeder clears alone over its own bids (one
-    more clearing takes the bids in no modelled feeder). Returns (bid indices, spec) per
-    part; a single part (``spec`` itself) when it does not separate."""
-    whole = [(np.arange(len(spec.bids)), spec)]
-    if spec.balance or spec.transmission or len(spec.feeders) < 2:
+def split_by_feeder(problem: MarketProblem) -> list[tuple[np.ndarray, MarketProblem]]:
+    """The clearings ``problem`` separates into, exactly: without system balance and DC
+    lines no row joins two feeders, so each modelled feeder clears alone over its own bids
+    (one more clearing takes the bids in no modelled feeder). Returns (bid indices,
+    problem) per part; a single part (``problem`` itself) when it does not separate."""
+    whole = [(np.arange(len(problem.bids)), problem)]
+    if problem.balance or problem.transmission or len(problem.feeders) < 2:
         return whole
-    node = spec.bids.node
+    grid = problem.grid
+    node = problem.bids.node
     owner = np.full(len(node), -1)
-    for fpos in spec.feeders:
-        f = scn.grid.feeders[fpos]
-        loc = f.local_index(scn.grid.n_nodes)[node]
+    for fpos in problem.feeders:
+        f = grid.feeders[fpos]
+        loc = f.local_index(grid.n_nodes)[node]
         mine = (loc >= 1) | ((loc == 0) & (not f.root_is_tdi))
         if (mine & (owner >= 0)).any():
             return whole  # a bid in two modelled feeders' rows: not separable
         owner[mine] = fpos
     parts = []
-    for fpos in spec.feeders:
+    for fpos in problem.feeders:
         idx = np.flatnonzero(owner == fpos)
-        sched = {fpos: spec.tdi_schedule_mw[fpos]} if fpos in spec.tdi_schedule_mw else {}
-        sub = dataclasses.replace(
-            spec, bids=spec.bids.subset(idx), feeders=(fpos,), tdi_schedule_mw=sched
-        )
+        sched = {fpos: problem.tdi_schedule_mw[fpos]} if fpos in problem.tdi_schedule_mw else {}
+        sub = problem.replace(bids=problem.bids.subset(idx), feeders=(fpos,), tdi_schedule_mw=sched)
         parts.append((idx, sub))
     rest = np.flatnonzero(owner < 0)
     if len(rest):
         parts.append(
-            (
-                rest,
-                dataclasses.replace(
-                    spec, bids=spec.bids.subset(rest), feeders=(), tdi_schedule_mw={}
-                ),
-            )
+            (rest, problem.replace(bids=problem.bids.subset(rest), feeders=(), tdi_schedule_mw={}))
         )
     return parts
 
 
-def merge_clearings(
-    scn: Scenario, bids: BidTable, parts: list[tuple[np.ndarray, Clearing]]
-) -> Clearing:
-    """One clearing of ``bids`` from the clearings of the parts it separated into
+def merge_clearings(problem: MarketProblem, parts: list[tuple[np.ndarray, Clearing]]) -> Clearing:
+    """One clearing of ``problem`` from the clearings of the parts it separated into
     (``split_by_feeder``): activations in place, costs, slacks and sizes summed, each
     feeder's prices from its own part."""
-    T, N = scn.periods, scn.grid.n_nodes
+    T, N = problem.periods, problem.grid.n_nodes
+    bids = problem.bids
     accepted = np.zeros(len(bids))
     node_price = np.zeros((N, T))
     user: dict[str, np.ndarray] = {}
@@ -540,7 +519,7 @@ def merge_clearings(
         float(sum(c.build_s for c in cs)),
         float(sum(c.solve_s for c in cs)),
         "; ".join(sorted({c.message for c in cs})),
-        scn.dt_h,
+        problem.dt_h,
         user,
         row_duals,
     )
@@ -548,42 +527,37 @@ def merge_clearings(
 
 class MarketSession:
     """One market kept in the solver between clearings that differ only in their TDI
-    schedules or in constraint blocks added later (cuts): each clearing after the first
-    starts from the last basis. Results equal a cold ``clear_market`` of the same problem
-    (up to degenerate ties)."""
+    schedules, in column bounds or in constraint blocks added later (cuts): each clearing
+    after the first starts from the last basis. Results equal a cold ``clear_market`` of the
+    same problem (up to degenerate ties; tested)."""
 
-    def __init__(
-        self,
-        scn: Scenario,
-        spec: MarketSpec,
-        hook: Callable[[LinearProgram, BidTable], None] | None = None,
-    ):
-        self._ctx, self._order = _build(scn, spec, hook)
-        self._spec = spec
-        self.solver = Solver(self._ctx.lp, time_limit_s=spec.time_limit_s)
+    def __init__(self, problem: MarketProblem, hook: Hook | None = None):
+        self._built = build(problem, hook)
+        self.solver = Solver(self._built.lp, time_limit_s=problem.time_limit_s)
 
     @property
     def bids(self) -> BidTable:
         """The bids in the canonical column order (for hooks that add rows later)."""
-        return self._ctx.spec.bids
+        return self._built.bids
 
     def set_schedule(self, fpos: int, import_mw: np.ndarray) -> None:
         """Hold feeder ``fpos``'s TDI to a new import schedule (T,)."""
-        rhs = np.asarray(import_mw, dtype=float) + self._ctx.tdi_offset[fpos]
-        name = f"Feeder-{self._ctx.scn.grid.feeders[fpos].id}-tdi_schedule"
+        rhs = np.asarray(import_mw, dtype=float) + self._built.ctx.tdi_offset[fpos]
+        name = f"Feeder-{self._built.problem.grid.feeders[fpos].id}-tdi_schedule"
         self.solver.set_row_bounds(name, rhs, rhs)
 
     def clear(self) -> Clearing:
-        return _in_caller_order(self._ctx, self.solver.solve(), self._order, self._spec.bids)
+        """Solve (warm after the first time) and extract."""
+        return extract(self._built, self.solver.solve())
 
     def column(self, name: str) -> np.ndarray:
         """Column indices of variable block ``name``."""
-        sl = self._ctx.lp.variables[name]
+        sl = self._built.lp.variables[name]
         return np.arange(sl.start, sl.stop)
 
 
 def _extract(c: _Ctx, sol: Solution) -> Clearing:
-    lp, T, N = c.lp, c.T, c.scn.grid.n_nodes
+    lp, T, N = c.lp, c.T, c.spec.grid.n_nodes
     nb = len(c.spec.bids)
     if not sol.has_solution:
         nan = np.full(T, np.nan)

@@ -20,13 +20,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tsodso.coordination.catalogue import models_for
-from tsodso.coordination.mechanism import ModelPreset
+from tsodso.coordination.catalogue import ModelPreset, models_for
 from tsodso.grids.model import GridModelError
 from tsodso.grids.sources import GridSourceError
 from tsodso.kpi.metrics import KPI_KEYS
-from tsodso.scenario.config import PRESETS, ScenarioConfig, ScenarioConfigError, load_config
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError, load_config
 
 app = typer.Typer(
     add_completion=False,
@@ -132,7 +131,7 @@ def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float
             results.append(
                 {
                     "model": m.id,
-                    "family": m.mechanism.family,
+                    "family": m.family,
                     "status": str(res.outcome.status),
                     "iterations": res.outcome.iterations,
                     "kpis": res.kpis,
@@ -341,8 +340,7 @@ def run(
         from tsodso.envelopes.report import doe_report
 
         with err.status("dynamic operating envelopes: every method, AC-verified", spinner="dots"):
-            ctx = prep.ctx
-            rep = doe_report(prep.scn, prep.ac_model, prep.baseline, ctx.root_vm_pu, ctx.v2_offset)
+            rep = doe_report(prep.scn, prep.ac_model, prep.baseline, prep.forecast)
         extra = {"doe_summary": rep.summary(), "does": rep.limits()}
     files = write_run(out_dir, scn, prep, result, extra)
     out.print(

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.coordination.outcome import MarketContext
+from tsodso.coordination.context import MarketContext
+from tsodso.coordination.protocol import Protocol
 from tsodso.envelopes.doe import Envelope, envelope
-from tsodso.exchange.messages import DSO, MessageLog
 from tsodso.grids.distflow import sensitivities
 from tsodso.registration.grid import excess, forecast_state, static_hosting_check
-from tsodso.scenario.domain import BidTable
+from tsodso.schema.actors import DSO
+from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.tables import BidTable
 
 VOLTAGE_MARGIN_PU = 0.005
 THERMAL_MARGIN = 0.05
@@ -72,14 +73,14 @@ def apply_filter(
     ctx: MarketContext,
     mech: Mechanism,
     bids: BidTable,
-    log: MessageLog,
+    proto: Protocol,
     receiver: str,
     mode: str | None = None,
     base_delta_mw: np.ndarray | None = None,
 ) -> FilterResult:
     """Caps for ``bids`` under ``mode`` (default ``mech.d_constraints``) at the DSO's
     forecast, moved by activations already decided (``base_delta_mw``); records the DSO's
-    messages. The ``doe`` mode is also the *filtered* forwarding of the sequential family:
+    exchanges. The ``doe`` mode is also the *filtered* forwarding of the sequential family:
     caps under which any combination of forwarded bids stays within limits."""
     mode = mode or mech.d_constraints
     caps = bids.q_max_mw.copy()
@@ -89,10 +90,10 @@ def apply_filter(
     layer = scn.grid.node_layer[bids.node]
     envelopes: list[Envelope] = []
     if mode == "static_prequal":
-        static = static_hosting_check(scn, bids, ctx.root_vm_pu, ctx.v2_offset, base_delta_mw)
+        static = static_hosting_check(scn, bids, ctx.forecast, base_delta_mw)
     for fpos, f in enumerate(scn.grid.feeders):
         in_f = np.flatnonzero(layer == fpos)
-        st = forecast_state(scn, fpos, ctx.root_vm_pu[fpos], ctx.v2_offset[fpos], base_delta_mw)
+        st = forecast_state(scn, fpos, ctx.forecast, base_delta_mw)
         dv2, dfl = sensitivities(f)
         local = f.local_index(scn.grid.n_nodes)
         j = local[bids.node[in_f]]
@@ -110,13 +111,13 @@ def apply_filter(
                 2,
                 np.where(np.any([(v > 0).any(0) for v in stressed], axis=0), 1, 0),
             )
-            log.send(
+            proto.data(
                 "traffic_light", DSO, receiver, "traffic_light", {"feeder": f.id, "colour": colour}
             )
         elif mode == "static_prequal":
             blocked = in_f[static.blocked[in_f]]
             caps[blocked] = 0.0
-            log.send(
+            proto.data(
                 "prequalification",
                 DSO,
                 receiver,
@@ -147,7 +148,7 @@ def apply_filter(
                 lam = np.clip(frac.max(axis=0), 0.0, 1.0)  # one fraction per period
                 caps[in_f[m]] = bids.q_max_mw[in_f[m]] * lam[t[m]]
                 envelopes.append(env)
-                log.send(
+                proto.data(
                     "doe",
                     DSO,
                     receiver,

@@ -1,119 +1,21 @@
-"""What a coordination model hands back, and the pieces every family shares: the market
-context, per-step records, pricing of accepted bids, and the standard actor messages.
+"""What a coordination model hands back: what each buyer bought in each step, the money
+it moves between operators, the clearings it took and what the actors exchanged
+(``protocol``), from which ``exchange`` builds the message log.
 
-Owns: ``MarketContext``, ``ModelOutcome`` and helpers used by several families.
-Must not: run the AC check or compute KPIs (pipeline and kpi do).
+Owns: ``ModelOutcome`` and its records. Must not: clear markets, build messages, run the AC
+check or compute KPIs.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tsodso.clearing.lp import Status
-from tsodso.clearing.market import (
-    Clearing,
-    MarketSpec,
-    clear_market,
-    merge_clearings,
-    split_by_feeder,
-)
-from tsodso.coordination.areas import map_areas
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.exchange.messages import DSO, TSO, MessageLog
-from tsodso.scenario.domain import BidTable, Scenario
-
-
-def _spec_key(scn: Scenario, spec: MarketSpec) -> str:
-    h = hashlib.sha256()
-    b = spec.bids
-    for a in (b.der, b.direction, b.period, b.q_max_mw, b.price_eur_per_mwh):
-        h.update(np.ascontiguousarray(a).tobytes())
-    h.update(
-        repr(
-            (
-                spec.balance,
-                spec.transmission,
-                spec.feeders,
-                spec.voltage,
-                spec.d_thermal,
-                spec.time_limit_s,
-                scn.config.digest(),
-            )
-        ).encode()
-    )
-    for extra in (spec.base_delta_mw, spec.imbalance_mw, spec.t_rating_factor):
-        h.update(b"-" if extra is None else np.ascontiguousarray(extra).tobytes())
-    for k in sorted(spec.tdi_schedule_mw):
-        h.update(str(k).encode() + np.ascontiguousarray(spec.tdi_schedule_mw[k]).tobytes())
-    return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class MarketContext:
-    """A scenario plus what the operators forecast before any market: root voltages of
-    each feeder per period from the baseline AC power flow, the offset that calibrates
-    each DSO's LinDistFlow model to that AC forecast (exact at the baseline), and the
-    factor that turns the TSO's AC ratings into DC flow limits at that forecast."""
-
-    scn: Scenario
-    root_vm_pu: np.ndarray  # (n_feeders, T)
-    v2_offset: tuple[np.ndarray, ...]  # per feeder (n, T): AC minus LinDistFlow at forecast
-    t_rating_factor: np.ndarray | None = None  # (n_branch, T): DC flow / AC MVA at forecast
-    time_limit_s: float = 300.0
-    cache: dict[str, Clearing] = field(default_factory=dict, compare=False, repr=False)
-
-    def spec(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketSpec:
-        """A MarketSpec for ``bids`` with the needs of ``mech`` unless overridden."""
-        needs = set(mech.needs)
-        base: dict[str, object] = {
-            "bids": bids,
-            "balance": "balancing" in needs,
-            "transmission": "t_congestion" in needs,
-            "feeders": (),
-            "voltage": "voltage" in needs,
-            "d_thermal": "d_congestion" in needs,
-            "root_vm_pu": self.root_vm_pu,
-            "v2_offset": self.v2_offset,
-            "t_rating_factor": self.t_rating_factor,
-            "time_limit_s": self.time_limit_s,
-        }
-        base.update(kw)
-        return MarketSpec(**base)  # type: ignore[arg-type]
-
-    def dso_spec(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketSpec:
-        """A DSO-side clearing: distribution needs only (no balance, no DC lines), every
-        feeder modelled unless ``feeders`` says otherwise."""
-        base: dict[str, object] = {
-            "feeders": self.all_feeders,
-            "balance": False,
-            "transmission": False,
-        }
-        return self.spec(bids, mech, **{**base, **kw})
-
-    def clear(self, spec: MarketSpec, scn: Scenario | None = None) -> Clearing:
-        """Clear ``spec`` on ``scn`` (default: this context's scenario), reusing the result
-        of an identical clearing run earlier on this context (many presets share one)."""
-        scn = scn or self.scn
-        key = _spec_key(scn, spec)
-        hit = self.cache.get(key)
-        if hit is None:
-            parts = split_by_feeder(scn, spec)
-            if len(parts) == 1:
-                hit = clear_market(scn, spec)
-            else:  # separate feeders: one LP each, on parallel threads
-                cleared = map_areas(lambda p: clear_market(scn, p[1]), parts)
-                hit = merge_clearings(
-                    scn, spec.bids, [(p[0], c) for p, c in zip(parts, cleared, strict=True)]
-                )
-            self.cache[key] = hit
-        return hit
-
-    @property
-    def all_feeders(self) -> tuple[int, ...]:
-        return tuple(range(len(self.scn.grid.feeders)))
+from tsodso.clearing.market import Clearing
+from tsodso.coordination.protocol import Exchange
+from tsodso.schema.actors import DSO, TSO
 
 
 @dataclass(frozen=True)
@@ -183,7 +85,7 @@ class ModelOutcome:
     status: Status
     purchases: tuple[Purchase, ...]
     unmet_imbalance_mw: np.ndarray  # (T,)
-    messages: MessageLog
+    exchanges: tuple[Exchange, ...]  # what the actors sent each other, in order
     steps: tuple[StepRecord, ...]
     transfers: tuple[Transfer, ...] = ()
     iterations: int = 1
@@ -246,115 +148,3 @@ def worst_status(*statuses: Status) -> Status:
         if s in statuses:
             return s
     return Status.OPTIMAL
-
-
-def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Values of a sub-table (rows ``index`` of a table of ``n``) back onto the full table."""
-    out = np.zeros(n)
-    out[index] += values
-    return out
-
-
-def delta_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
-    """Signed injection change per node and period (N, T) of accepted scenario bids."""
-    d = np.zeros((scn.grid.n_nodes, scn.periods))
-    b = scn.bids
-    np.add.at(d, (b.node, b.period), b.direction * accepted_mw)
-    return d
-
-
-def distribution_bids(scn: Scenario) -> np.ndarray:
-    """Mask of scenario bids from DERs inside a distribution feeder."""
-    return scn.grid.node_layer[scn.bids.node] >= 0
-
-
-def payments(c: Clearing, pricing: str) -> np.ndarray:
-    """What each bid of ``c.bids`` is paid (EUR) under a pricing rule.
-
-    pay_as_bid: own price; pay_as_clear: the highest accepted price of the same direction
-    and period; nodal: the LMP/DLMP of its node times its signed quantity."""
-    b, q, dt = c.bids, c.accepted_mw, c.dt_h
-    if pricing == "pay_as_bid":
-        return q * b.price_eur_per_mwh * dt
-    if pricing == "pay_as_clear":
-        acc = q > 1e-6
-        key = (b.direction > 0).astype(int) * 100000 + b.period
-        clear = np.zeros(len(b))
-        for k in np.unique(key[acc]):
-            m = key == k
-            clear[m] = b.price_eur_per_mwh[m & acc].max()
-        return q * clear * dt
-    if pricing == "nodal":
-        lmp = c.node_price_eur_per_mwh[b.node, b.period]
-        return np.nan_to_num(q * b.direction * lmp * dt)
-    raise ValueError(f"unknown pricing {pricing!r}")
-
-
-def send_bids(log: MessageLog, step: str, scn: Scenario, bids: BidTable, receiver: str) -> None:
-    """Each aggregator sends its bids for the day to ``receiver`` in one message."""
-    for a in np.unique(bids.aggregator):
-        m = bids.aggregator == a
-        log.send(
-            step,
-            scn.aggregator_names[a],
-            receiver,
-            "bids",
-            {
-                "der": scn.ders.id[bids.der[m]],
-                "direction": bids.direction[m],
-                "period": bids.period[m],
-                "q_max_mw": bids.q_max_mw[m],
-                "price": bids.price_eur_per_mwh[m],
-            },
-        )
-
-
-def send_activations(
-    log: MessageLog, step: str, scn: Scenario, bids: BidTable, accepted: np.ndarray, sender: str
-) -> None:
-    """Per period, the operator sends each aggregator its accepted quantities."""
-    acc = accepted > 1e-6
-    for t in np.unique(bids.period[acc]):
-        for a in np.unique(bids.aggregator[acc & (bids.period == t)]):
-            m = acc & (bids.period == t) & (bids.aggregator == a)
-            log.send(
-                step,
-                sender,
-                scn.aggregator_names[a],
-                "activation",
-                {
-                    "der": scn.ders.id[bids.der[m]],
-                    "direction": bids.direction[m],
-                    "q_mw": accepted[m],
-                },
-                period=int(t),
-            )
-
-
-def send_schedules(
-    log: MessageLog, step: str, scn: Scenario, schedules: dict[int, np.ndarray]
-) -> None:
-    """The TSO sends each DSO the TDI import it must hold, per feeder."""
-    for fpos, imp in schedules.items():
-        log.send(
-            step,
-            TSO,
-            DSO,
-            "interface_schedule",
-            {"feeder": scn.grid.feeders[fpos].id, "import_mw": imp},
-        )
-
-
-def feeder_model_payload(scn: Scenario, fpos: int) -> dict[str, np.ndarray]:
-    """The distribution network data a DSO shares for one feeder."""
-    f = scn.grid.feeders[fpos]
-    return {
-        "node": scn.grid.node_bus[f.nodes],
-        "parent": f.parent,
-        "r_pu": f.r_pu,
-        "x_pu": f.x_pu,
-        "rating_mva": np.where(np.isfinite(f.rating_mva), f.rating_mva, -1.0),
-        "vmin": f.vmin_pu,
-        "vmax": f.vmax_pu,
-        "p_forecast_mw": scn.node_p0_mw[f.nodes],
-    }

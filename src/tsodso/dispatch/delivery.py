@@ -33,7 +33,8 @@ import numpy as np
 
 from tsodso.dispatch.stacking import EPS, Stack, by_der, rebound_mw
 from tsodso.grids.outage import event_periods
-from tsodso.scenario.domain import COUPLING_STORAGE, Scenario
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.tables import COUPLING_STORAGE
 
 #: DER kinds whose real baseline deviates from the nominated schedule
 UNCERTAIN = ("pv", "wind", "hydro", "flex_load")

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsodso.coordination.mechanism import Mechanism
+from tsodso.coordination.families import family_of
 from tsodso.coordination.outcome import Purchase
-from tsodso.exchange.messages import DSO, TSO
-from tsodso.scenario.domain import COUPLING_STORAGE, Scenario
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.tables import COUPLING_STORAGE
 
 EPS = 1e-6
 
@@ -56,7 +58,7 @@ class Stack:
 
 def priority_order(mech: Mechanism, purchases: tuple[Purchase, ...]) -> list[int]:
     """Positions of ``purchases`` from the highest priority to the lowest."""
-    if mech.family == "parallel":
+    if family_of(mech) == "parallel":
         first = TSO if mech.conflict_rule == "tso_first" else DSO
     else:
         first = {"dso": DSO, "tso": TSO}.get(mech.priority, "")

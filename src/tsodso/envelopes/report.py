@@ -24,6 +24,7 @@ import pandas as pd
 from tsodso.envelopes.doe import METHODS, Envelope, envelope
 from tsodso.envelopes.verify import BISECTION_STEPS, VerifiedEnvelopes, ac_verified_feeders
 from tsodso.grids.distflow import FeederState
+from tsodso.grids.forecast import GridForecast
 from tsodso.registration.grid import forecast_state
 from tsodso.scenario.domain import Scenario
 from tsodso.validation.ac import AcModel, AcResult
@@ -152,22 +153,17 @@ def connection_mw(scn: Scenario) -> np.ndarray:
     return out
 
 
-def forecast(
-    scn: Scenario, root_vm_pu: np.ndarray, v2_offset: Sequence[np.ndarray]
-) -> tuple[FeederState, ...]:
+def feeder_states(scn: Scenario, forecast: GridForecast) -> tuple[FeederState, ...]:
     """The DSO's forecast of every feeder: LinDistFlow of the baseline with the baseline AC
     root voltage, plus the calibration offset of squared voltages."""
-    return tuple(
-        forecast_state(scn, k, root_vm_pu[k], v2_offset[k]) for k in range(len(scn.grid.feeders))
-    )
+    return tuple(forecast_state(scn, k, forecast) for k in range(len(scn.grid.feeders)))
 
 
 def doe_report(
     scn: Scenario,
     ac_model: AcModel,
     baseline: AcResult,
-    root_vm_pu: np.ndarray,
-    v2_offset: Sequence[np.ndarray],
+    forecast: GridForecast,
     methods: Sequence[str] = METHODS,
     directions: Sequence[int] = (1, -1),
     margin_pu: float | None = None,
@@ -178,7 +174,7 @@ def doe_report(
     ``steps``: bisection steps of the verification)."""
     margin = scn.config.d_voltage_margin_pu if margin_pu is None else margin_pu
     t0 = time.perf_counter()
-    states = forecast(scn, root_vm_pu, v2_offset)
+    states = feeder_states(scn, forecast)
     cust = customers(scn)
     size = connection_mw(scn)
     forecast_s = time.perf_counter() - t0

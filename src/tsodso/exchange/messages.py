@@ -1,43 +1,63 @@
-"""The actor message log: every message between actors in a run (sender, receiver, kind,
-payload size, period). The data-exchange KPIs and sequence diagrams are read from it.
+"""The actor message log: every message between actors in a run (step, sender, receiver,
+kind, period, payload and its size). The data-exchange KPIs and sequence diagrams are read
+from it; renderings in the field's standards start from its payloads.
 
 Owns: message records and payload sizing (compact JSON of the columnar payload).
-Must not: decide which messages a model sends (coordination does).
+Must not: decide which messages a model sends (``coordination.protocol`` records that,
+``exchange.build`` turns it into messages).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-TSO, DSO, MO = "TSO", "DSO", "MO"
 ALL_PERIODS = -1
 
 
-def payload_bytes(payload: dict[str, Any]) -> int:
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind == "f":
+            return np.round(v, 4).tolist()
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def payload_bytes(payload: Mapping[str, Any]) -> int:
     """Size of a payload as compact JSON (numpy arrays as lists, floats to 4 decimals)."""
+    return len(json.dumps({k: _plain(v) for k, v in payload.items()}, separators=(",", ":")))
 
-    def conv(v: Any) -> Any:
-        if isinstance(v, np.ndarray):
-            if v.dtype.kind == "f":
-                return np.round(v, 4).tolist()
-            return v.tolist()
-        if isinstance(v, np.generic):
-            return v.item()
-        return v
 
-    return len(json.dumps({k: conv(v) for k, v in payload.items()}, separators=(",", ":")))
+@dataclass(frozen=True)
+class Message:
+    """One message: who sent what to whom, when, with what content (``payload``) and how
+    many bytes it takes as compact JSON."""
+
+    step: str
+    sender: str
+    receiver: str
+    kind: str
+    period: int
+    payload: Mapping[str, Any]
+    bytes: int
+
+    def plain_payload(self) -> dict[str, Any]:
+        """The payload with arrays as lists (JSON-ready)."""
+        return {k: _plain(v) for k, v in self.payload.items()}
 
 
 @dataclass
 class MessageLog:
-    """Append-only log; one row per message."""
+    """Append-only log, one ``Message`` per message."""
 
-    rows: list[tuple[str, str, str, str, int, int]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
 
     def send(
         self,
@@ -45,29 +65,35 @@ class MessageLog:
         sender: str,
         receiver: str,
         kind: str,
-        payload: dict[str, Any] | int,
+        payload: Mapping[str, Any],
         period: int = ALL_PERIODS,
     ) -> None:
-        """Record one message; ``payload`` is the content or its size in bytes."""
-        size = payload if isinstance(payload, int) else payload_bytes(payload)
-        self.rows.append((step, sender, receiver, kind, int(period), int(size)))
+        """Record one message."""
+        self.messages.append(
+            Message(step, sender, receiver, kind, int(period), payload, payload_bytes(payload))
+        )
 
     def extend(self, other: MessageLog) -> None:
-        self.rows.extend(other.rows)
+        """Append another log's messages."""
+        self.messages.extend(other.messages)
 
     @property
     def count(self) -> int:
-        return len(self.rows)
+        """Number of messages."""
+        return len(self.messages)
 
     @property
     def total_bytes(self) -> int:
-        return int(sum(r[5] for r in self.rows))
+        """Bytes of every message together."""
+        return int(sum(m.bytes for m in self.messages))
 
     def holders_of(self, kind: str, owner: str) -> int:
         """Number of parties holding data of ``kind``: the owner plus every receiver of it."""
-        return len({owner} | {r[2] for r in self.rows if r[3] == kind})
+        return len({owner} | {m.receiver for m in self.messages if m.kind == kind})
 
     def table(self) -> pd.DataFrame:
+        """One row per message: step, sender, receiver, kind, period, bytes."""
         return pd.DataFrame(
-            self.rows, columns=["step", "sender", "receiver", "kind", "period", "bytes"]
+            [(m.step, m.sender, m.receiver, m.kind, m.period, m.bytes) for m in self.messages],
+            columns=["step", "sender", "receiver", "kind", "period", "bytes"],
         )

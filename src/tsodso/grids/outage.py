@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from tsodso.grids.model import CoupledGrid, GridModelError, build_coupled_grid
 from tsodso.grids.topology import line_in_operation, trafo_in_operation
-from tsodso.scenario.config import Event
+from tsodso.schema.config import Event
 
 OUTAGE_KINDS = {"line_outage": "line", "trafo_outage": "trafo"}
 

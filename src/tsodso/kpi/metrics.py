@@ -16,8 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.coordination.outcome import ModelOutcome
+from tsodso.exchange.messages import MessageLog
 from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO
 from tsodso.validation.ac import AcResult
 
 #: the KPI keys every run reports, in table order
@@ -49,7 +51,12 @@ def voltage_excess_pu2h(ac: AcResult) -> float:
 
 
 def compute_kpis(
-    scn: Scenario, out: ModelOutcome, life: Lifecycle, ac: AcResult, wall_time_s: float
+    scn: Scenario,
+    out: ModelOutcome,
+    messages: MessageLog,
+    life: Lifecycle,
+    ac: AcResult,
+    wall_time_s: float,
 ) -> dict[str, float | int | None]:
     """All KPIs of one run as a flat dict (KPI_KEYS first, then diagnostics). DOE KPIs are
     None for models that do not use envelopes."""
@@ -73,8 +80,8 @@ def compute_kpis(
         + overload * pen.overload_eur_per_mwh
         + vexcess * pen.voltage_eur_per_pu2h
     )
-    messages = out.messages.count + life.messages.count
-    message_bytes = out.messages.total_bytes + life.messages.total_bytes
+    n_messages = messages.count + life.messages.count
+    message_bytes = messages.total_bytes + life.messages.total_bytes
     settled = life.settlement.kpis()
     errors = {
         f"baseline_mae_{m}_mw": round(e["mae_mw"], 5) for m, e in life.baseline_errors.items()
@@ -93,11 +100,11 @@ def compute_kpis(
         "discarded_flexibility_mwh": round(out.discarded_mwh, 4),
         "doe_hosting_mw": out.extra_kpis.get("doe_hosting_mw"),
         "doe_fairness_jain": out.extra_kpis.get("doe_fairness_jain"),
-        "messages": messages,
+        "messages": n_messages,
         "message_bytes": message_bytes,
         "wall_time_s": round(wall_time_s, 3),
         # diagnostics
-        "market_messages": out.messages.count,
+        "market_messages": messages.count,
         "market_unmet_imbalance_mwh": round(float(np.abs(out.unmet_imbalance_mw).sum() * dt), 4),
         "activation_cost_eur": round(activation_cost, 2),
         "activated_mwh": round(float(standing.sum() * dt), 4),
@@ -117,7 +124,7 @@ def compute_kpis(
         "voltage_violations_transmission": ac.voltage_violations(distribution=False),
         "voltage_violations_distribution": ac.voltage_violations(distribution=True),
         "max_voltage_deviation_pu": round(ac.max_voltage_deviation_pu(), 5),
-        "d_network_data_holders": out.messages.holders_of("d_network", "DSO"),
+        "d_network_data_holders": messages.holders_of("d_network", DSO),
         "ac_unconverged_periods": int((~ac.converged).sum()),
         "iterations": out.iterations,
         "lp_variables": int(sum(s.n_variables for s in out.steps)),

@@ -31,15 +31,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsodso.clearing.market import MarketSpec, clear_market
+from tsodso.clearing.market import clear_market
+from tsodso.clearing.problem import MarketProblem, PenaltyPrices
 from tsodso.coordination.outcome import Purchase
 from tsodso.dispatch.delivery import deliver, setpoints
 from tsodso.dispatch.stacking import EPS, Stack, by_der, cut_table
-from tsodso.exchange.messages import DSO, TSO, MessageLog
+from tsodso.exchange.messages import MessageLog
 from tsodso.grids.distflow import sensitivities
+from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
 from tsodso.grids.outage import OUTAGE_KINDS, event_periods, outage_net
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO, TSO
 from tsodso.validation.ac import AcModel, AcResult
 
 GENERATION = ("pv", "wind", "hydro", "biomass", "other_gen")
@@ -225,22 +228,31 @@ def _emergency(
     cand = (curtail | (b.direction > 0)) & need[b.period] & (b.q_max_mw - used > EPS)
     idx = np.flatnonzero(cand)
     bids = b.with_caps(b.q_max_mw - used).subset(idx)
-    spec = MarketSpec(
+    T = scn.periods
+    base = scn.config.penalties
+    problem = MarketProblem(
+        grid=grid,
         bids=bids,
-        balance=True,
-        imbalance_mw=np.zeros(scn.periods),
+        ders=scn.ders,
+        injection_mw=scn.node_injection_mw() + by_der_to_nodes(scn, st),
+        q_mvar=scn.node_q0_mvar,
+        # security first: an overload weighs more than the imbalance a curtailment leaves
+        penalties=PenaltyPrices(
+            base.imbalance_eur_per_mwh,
+            SECURITY_WEIGHT * base.imbalance_eur_per_mwh,
+            base.voltage_eur_per_pu2h,
+        ),
+        dt_h=scn.dt_h,
+        imbalance_mw=np.zeros(T),
         transmission=True,
         feeders=(),
-        base_delta_mw=by_der_to_nodes(scn, st),
-        t_rating_factor=np.full((grid.transmission.n_branch, scn.periods), EMERGENCY_RATING_MARGIN),
+        forecast=GridForecast(
+            np.ones((len(grid.feeders), T)),
+            tuple(np.zeros((f.n, T)) for f in grid.feeders),
+            np.full((grid.transmission.n_branch, T), EMERGENCY_RATING_MARGIN),
+        ),
     )
-    # security first: an overload weighs more than the imbalance a curtailment leaves
-    pen = scn.config.penalties
-    pen = pen.model_copy(
-        update={"overload_eur_per_mwh": SECURITY_WEIGHT * pen.imbalance_eur_per_mwh}
-    )
-    cfg = scn.config.model_copy(update={"penalties": pen})
-    c = clear_market(dataclasses.replace(scn, grid=grid, config=cfg), spec)
+    c = clear_market(problem)
     acc = np.zeros(len(b))
     acc[idx] = c.accepted_mw
     pay = acc * b.price_eur_per_mwh * scn.dt_h

@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from tsodso.grids.distflow import FeederState, lindistflow, sensitivities
+from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import Feeder
-from tsodso.scenario.domain import BidTable, Scenario
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.tables import BidTable
 
 _LIMITS = ("voltage above band", "voltage below band", "branch rating")
 
@@ -55,23 +57,21 @@ def excess(
 def forecast_state(
     scn: Scenario,
     fpos: int,
-    root_vm_pu: np.ndarray,
-    v2_offset: np.ndarray,
+    forecast: GridForecast,
     base_delta_mw: np.ndarray | None = None,
 ) -> FeederState:
     """The DSO's forecast of feeder ``fpos``: LinDistFlow of the baseline (moved by
-    ``base_delta_mw``), calibrated to the AC forecast by ``v2_offset``."""
+    ``base_delta_mw``) from the forecast root voltage, calibrated to the AC forecast."""
     f = scn.grid.feeders[fpos]
     p = scn.node_p0_mw if base_delta_mw is None else scn.node_p0_mw + base_delta_mw
-    st = lindistflow(f, p[f.nodes], scn.node_q0_mvar[f.nodes], root_vm_pu)
-    return FeederState(st.v2 + v2_offset, st.p_flow, st.q_flow)
+    st = lindistflow(f, p[f.nodes], scn.node_q0_mvar[f.nodes], forecast.root_vm_pu[fpos])
+    return FeederState(st.v2 + forecast.v2_offset[fpos], st.p_flow, st.q_flow)
 
 
 def static_hosting_check(
     scn: Scenario,
     bids: BidTable,
-    root_vm_pu: np.ndarray,
-    v2_offset: tuple[np.ndarray, ...],
+    forecast: GridForecast,
     base_delta_mw: np.ndarray | None = None,
 ) -> GridCheck:
     """Grid prequalification of ``bids`` (transmission bids always pass)."""
@@ -82,7 +82,7 @@ def static_hosting_check(
         in_f = np.flatnonzero(layer == fpos)
         if not len(in_f):
             continue
-        st = forecast_state(scn, fpos, root_vm_pu[fpos], v2_offset[fpos], base_delta_mw)
+        st = forecast_state(scn, fpos, forecast, base_delta_mw)
         dv2, dfl = sensitivities(f)
         local = f.local_index(scn.grid.n_nodes)
         j = local[bids.node[in_f]]

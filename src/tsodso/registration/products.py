@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsodso.scenario.domain import COUPLING_STORAGE, Scenario
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.tables import COUPLING_STORAGE
 
 #: ramp rate by technology, fraction of nameplate per minute (inverter-based units: 1)
 RAMP_PER_MIN: dict[str, float] = {

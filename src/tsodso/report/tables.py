@@ -121,7 +121,7 @@ def write_run(
                 "der_baseline_error_mw": dl.baseline_error_mw(scn),
             }
         ),
-        "messages": _messages(o.messages, life.messages),
+        "messages": _messages(result.messages, life.messages),
         "steps": pd.DataFrame([s.__dict__ for s in o.steps]),
         "kpis": pd.DataFrame([result.kpis]),
         **(extra or {}),

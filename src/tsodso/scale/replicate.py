@@ -19,9 +19,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from tsodso.coordination.outcome import MarketContext
+from tsodso.coordination.context import MarketContext
+from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import CoupledGrid, Feeder
-from tsodso.scenario.domain import BidTable, DerTable
+from tsodso.schema.tables import BidTable, DerTable
 
 
 def _grid(grid: CoupledGrid, copies: int) -> tuple[CoupledGrid, np.ndarray]:
@@ -117,10 +118,6 @@ def replicate(ctx: MarketContext, copies: int) -> MarketContext:
         bids=bids,
     )
     k = [_copy_of(f, scn.grid) for f in grid.feeders]
-    return MarketContext(
-        new,
-        ctx.root_vm_pu[k],
-        tuple(ctx.v2_offset[i] for i in k),
-        ctx.t_rating_factor,
-        ctx.time_limit_s,
-    )
+    fc = ctx.forecast
+    forecast = GridForecast(fc.root_vm_pu[k], tuple(fc.v2_offset[i] for i in k), fc.t_rating_factor)
+    return MarketContext(new, forecast, ctx.time_limit_s)

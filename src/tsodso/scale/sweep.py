@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tsodso.scenario.config import ScenarioConfig, ScenarioConfigError, config_from_dict
+from tsodso.schema.config import ScenarioConfig, ScenarioConfigError, config_from_dict
 
 #: KPI keys that measure time, not the result (they differ between engines)
 TIMING_KEYS = ("wall_time_s", "solve_time_s", "compute_time_s")

@@ -17,14 +17,14 @@ from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
 from tsodso.grids.sources import ElementProfiles, GridSourceError, load_net, window_profiles
-from tsodso.scenario.config import ScenarioConfig, ScenarioConfigError
-from tsodso.scenario.domain import (
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
+from tsodso.schema.tables import (
     COUPLING_NONE,
     COUPLING_SHIFT,
     COUPLING_STORAGE,
     BidTable,
     DerTable,
-    Scenario,
 )
 
 DT_H = 0.25

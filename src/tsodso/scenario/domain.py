@@ -1,10 +1,8 @@
-"""Immutable scenario data: DERs, their flexibility bids, the baseline and the SO needs.
+"""Immutable scenario data: the grid, DERs, their flexibility bids, the baseline and the
+SO needs.
 
-Owns: the shapes and meaning of scenario arrays. Must not: build or solve anything.
-
-Sign convention (stated once): injection positive. A bid's ``direction`` is +1 for *up*
-(more injection or less consumption) and -1 for *down*. ``periods`` index the scenario
-horizon (0..T-1), each ``dt_h`` long.
+Owns: the ``Scenario`` and what its arrays mean; the DER and bid tables' columns are
+declared in ``schema.tables`` (sign convention there). Must not: build or solve anything.
 """
 
 from __future__ import annotations
@@ -15,63 +13,8 @@ import numpy as np
 from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.model import CoupledGrid
-from tsodso.scenario.config import ScenarioConfig
-
-#: how a DER's activations in different periods are coupled
-COUPLING_NONE, COUPLING_STORAGE, COUPLING_SHIFT = "none", "storage", "shift"
-
-
-@dataclass(frozen=True)
-class DerTable:
-    """One row per DER. 2-D arrays are (DER, period)."""
-
-    id: np.ndarray
-    kind: np.ndarray  # pv | wind | hydro | biomass | other_gen | battery | ev | flex_load
-    node: np.ndarray  # global node index
-    aggregator: np.ndarray  # aggregator position
-    p_base_mw: np.ndarray  # baseline injection (D, T)
-    up_mw: np.ndarray  # available upward flexibility (D, T)
-    down_mw: np.ndarray  # available downward flexibility (D, T)
-    price_up_eur_per_mwh: np.ndarray
-    price_down_eur_per_mwh: np.ndarray
-    coupling: np.ndarray  # COUPLING_* per DER
-    energy_mwh: np.ndarray  # storage capacity (0 where not storage)
-    soc0_mwh: np.ndarray
-    efficiency: np.ndarray  # one-way efficiency of storage
-    synthetic: np.ndarray  # bool: added by the scenario (its baseline adds to the grid's)
-    curtailable: np.ndarray  # bool: renewable whose down activation is curtailment
-    p_rated_mw: np.ndarray  # nameplate power (MW): generator capacity, battery/EV power
-    element_table: np.ndarray  # pandapower table the DER comes from: sgen | load | "" (synthetic)
-    element_index: np.ndarray  # its index in that table (-1 for synthetic DERs)
-
-    def __len__(self) -> int:
-        return len(self.id)
-
-
-@dataclass(frozen=True)
-class BidTable:
-    """Flexibility bids, one row per DER, direction and period (divisible, 0..q_max)."""
-
-    der: np.ndarray
-    direction: np.ndarray  # +1 up, -1 down
-    period: np.ndarray
-    q_max_mw: np.ndarray
-    price_eur_per_mwh: np.ndarray
-    node: np.ndarray
-    aggregator: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.der)
-
-    def subset(self, mask: np.ndarray) -> BidTable:
-        """A new table with the rows where ``mask`` holds (no copy of the scenario)."""
-        return BidTable(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
-
-    def with_caps(self, q_max_mw: np.ndarray) -> BidTable:
-        """Same bids with new quantity caps (e.g. after a DOE or a filter)."""
-        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        fields["q_max_mw"] = np.asarray(q_max_mw, dtype=float)
-        return BidTable(**fields)
+from tsodso.schema.config import ScenarioConfig
+from tsodso.schema.tables import BidTable, DerTable
 
 
 @dataclass(frozen=True)

@@ -16,40 +16,31 @@ import dataclasses
 
 import numpy as np
 
-from tsodso.clearing.market import MarketSpec
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.coordination.outcome import (
-    MarketContext,
-    ModelOutcome,
-    Purchase,
-    StepRecord,
-    Transfer,
-    send_activations,
-)
-from tsodso.exchange.messages import DSO, TSO, MessageLog
+from tsodso.coordination.context import MarketContext
+from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, Transfer
+from tsodso.coordination.protocol import Protocol
+from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.mechanism import Mechanism
 
 
 def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    """Forecast DLMPs published as a tariff; every DER self-dispatches against it."""
     scn = ctx.scn
-    log = MessageLog()
+    proto = Protocol()
     b = scn.bids
-    forecast = ctx.clear(ctx.spec(b, mech, feeders=ctx.all_feeders))
+    forecast = ctx.clear(ctx.problem(b, mech, feeders=ctx.all_feeders))
     price = np.nan_to_num(forecast.node_price_eur_per_mwh)  # (N, T), value of injection
     system = np.nan_to_num(forecast.balance_price_eur_per_mwh)  # (T,)
     for a, name in enumerate(scn.aggregator_names):
         nodes = np.unique(b.node[b.aggregator == a])
-        log.send("tariff", DSO, name, "price_signal", {"node": nodes, "price": price[nodes]})
-    log.send("tariff", TSO, DSO, "system_price", {"price": system})
+        proto.data("tariff", DSO, name, "price_signal", {"node": nodes, "price": price[nodes]})
+    proto.data("tariff", TSO, DSO, "system_price", {"price": system})
     pi = price[b.node, b.period]
     # self-dispatch: each DER's own problem (no network, no balance), cost = bid - revenue
     own = dataclasses.replace(b, price_eur_per_mwh=b.price_eur_per_mwh - b.direction * pi)
-    resp = ctx.clear(
-        MarketSpec(
-            bids=own, balance=False, transmission=False, feeders=(), time_limit_s=ctx.time_limit_s
-        )
-    )
+    resp = ctx.clear(ctx.problem(own, mech, balance=False, transmission=False, feeders=()))
     acc = resp.accepted_mw
-    send_activations(log, "self-dispatch", scn, b, acc, DSO)
+    proto.activations("self-dispatch", b, acc, DSO)
     pay = b.direction * pi * acc * scn.dt_h
     tso = b.direction * system[b.period] * acc * scn.dt_h
     signed = np.bincount(b.period, b.direction * acc, scn.periods)
@@ -60,7 +51,7 @@ def run_implicit(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         purchases=(Purchase(DSO, "self-dispatch", acc, pay),),
         transfers=(Transfer(TSO, DSO, "system price component", float(tso.sum())),),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        messages=log,
+        exchanges=proto.frozen(),
         steps=(
             StepRecord.of("forecast prices", DSO, forecast),
             StepRecord.of("self-dispatch", "DERs", resp),

@@ -35,24 +35,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsodso.clearing.lp import INF, LinearProgram, Status
+from tsodso.clearing.decomposition import Cut, ExchangeMaster
+from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSession
+from tsodso.clearing.pricing import payments
 from tsodso.coordination.areas import map_areas
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.coordination.outcome import (
-    MarketContext,
-    ModelOutcome,
-    Purchase,
-    StepRecord,
-    Transfer,
-    distribution_bids,
-    payments,
-    scatter,
-    send_activations,
-    send_bids,
-)
-from tsodso.exchange.messages import DSO, TSO, MessageLog
-from tsodso.scenario.domain import BidTable, Scenario
+from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, Transfer
+from tsodso.coordination.protocol import Protocol
+from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.mechanism import Mechanism
 
 MAX_ITERATIONS = 200
 GAP = 1e-3  # relative gap between the best cost found and the TSO's lower bound
@@ -69,65 +61,22 @@ class _Evaluation:
     exchange_value: float  # interface prices x exchanges
 
 
-def _master_hook(
-    scn: Scenario,
-    feeders: list[int],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    with_lines: bool,
-):
-    """Adds e (F*T) at the TDIs and theta (F), the TSO's estimate of each DSO's cost;
-    the cuts that bound theta come later (``_cut_rows``)."""
-    F, T = len(feeders), scn.periods
-    tg = scn.grid.transmission
-    ns = np.flatnonzero(~tg.slack)
-    pos_ns = np.full(len(tg.nodes), -1)
-    pos_ns[ns] = np.arange(len(ns))
-    t_index = np.full(scn.grid.n_nodes, -1)
-    t_index[tg.nodes] = np.arange(len(tg.nodes))
-    tdi = np.array([scn.grid.feeders[f].tdi_node for f in feeders])
-
-    def hook(lp: LinearProgram, bids: BidTable) -> None:
-        e = lp.add_variables("User-exchange", F * T, lo=lo.ravel(), hi=hi.ravel())
-        lp.add_variables("User-dso_cost", F, lo=0.0, cost=1.0)
-        tt = np.tile(np.arange(T), F)
-        lp.add_to_rows("System-balance", tt, e, np.ones(F * T))
-        if with_lines:
-            p = np.repeat(pos_ns[t_index[tdi]], T)
-            ok = p >= 0
-            lp.add_to_rows("Trans-nodal_balance", p[ok] * T + tt[ok], e[ok], -np.ones(ok.sum()))
-
-    return hook
-
-
-def _cut_rows(
-    cuts: list[tuple[int, float, np.ndarray, np.ndarray]], e: np.ndarray, th: np.ndarray, T: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rows theta_f - g.e_f >= v - g.e_k of ``cuts`` (local rows, columns, values, lower)."""
-    rows, cols, vals, rhs = [], [], [], []
-    for r, (k, v, g, ek) in enumerate(cuts):
-        rows.append(np.full(T + 1, r))
-        cols.append(np.concatenate([[th[k]], e[k * T : (k + 1) * T]]))
-        vals.append(np.concatenate([[1.0], -g]))
-        rhs.append(v - float(g @ ek))
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), np.array(rhs)
-
-
 def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    """TSO and DSOs agree on TDI exchanges by Benders decomposition (module docstring)."""
     scn = ctx.scn
-    log = MessageLog()
+    proto = Protocol()
     n, T = len(scn.bids), scn.periods
     d_mask = distribution_bids(scn)
     layer = scn.grid.node_layer[scn.bids.node]
     idx_t = np.flatnonzero(~d_mask)
     bids_t = scn.bids.subset(idx_t)
-    send_bids(log, "tso", scn, bids_t, TSO)
+    proto.bids("tso", bids_t, TSO)
     feeders = [f for f in ctx.all_feeders if (layer == f).any()]
     F = len(feeders)
     idx_f = {f: np.flatnonzero(layer == f) for f in feeders}
     bids_f = {f: scn.bids.subset(idx_f[f]) for f in feeders}
     for f in feeders:
-        send_bids(log, "dso", scn, bids_f[f], DSO)
+        proto.bids("dso", bids_f[f], DSO)
     # the exchange range each DSO can reach: all up bids / all down bids of the period
     lo = np.zeros((F, T))
     hi = np.zeros((F, T))
@@ -137,8 +86,8 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         lo[i] = -np.bincount(b.period, (b.direction < 0) * b.q_max_mw, T)
     p_now = scn.node_injection_mw()
     imp0 = {f: scn.feeder_import_mw(f, p_now) for f in feeders}
-    spec_t = ctx.spec(bids_t, mech, feeders=())
-    cuts: list[tuple[int, float, np.ndarray, np.ndarray]] = []
+    problem_t = ctx.problem(bids_t, mech, feeders=())
+    cuts: list[Cut] = []
     n_sent = 0  # cuts already in the master
     sessions: dict[int, MarketSession] = {}  # each DSO's market, kept warm
     t0 = time.perf_counter()
@@ -149,8 +98,10 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         f = feeders[i]
         session = sessions.get(f)
         if session is None:
-            spec = ctx.dso_spec(bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]})
-            session = sessions[f] = MarketSession(scn, spec)
+            problem = ctx.dso_problem(
+                bids_f[f], mech, feeders=(f,), tdi_schedule_mw={f: imp0[f] - e[i]}
+            )
+            session = sessions[f] = MarketSession(problem)
         else:
             session.set_schedule(f, imp0[f] - e[i])
         return session.clear()
@@ -167,11 +118,11 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 return None
             grad = c.row_duals[f"Feeder-{scn.grid.feeders[f].id}-tdi_schedule"]
             g = -grad  # import = imp0 - e: dV/de = -dV/d(import)
-            cuts.append((i, c.objective_eur, g, e[i].copy()))
+            cuts.append(Cut(i, c.objective_eur, g, e[i].copy()))
             ev.subs[f] = c
             ev.dso_cost += c.objective_eur
             ev.exchange_value += float(g @ e[i])
-            log.send(
+            proto.data(
                 label,
                 DSO,
                 TSO,
@@ -187,19 +138,17 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         solve += c.solve_s
         return c
 
-    def tso_cost(c: Clearing) -> float:
-        return float(c.objective_eur - c.user["User-dso_cost"].sum())
-
+    tso_cost = ExchangeMaster.tso_cost
     # iteration 1: every side's cost at the scheduled exchanges (no deviation)
-    master = MarketSession(scn, spec_t, _master_hook(scn, feeders, lo, hi, spec_t.transmission))
+    master = ExchangeMaster(problem_t, feeders, lo, hi)
     zero = np.zeros((F, T))
     status = Status.TIME_LIMIT
     it = 1
     lb = -np.inf
     first = evaluate(zero, "iteration 1")
-    master.solver.set_col_bounds("User-exchange", 0.0, 0.0)
+    master.fix_exchanges(zero)
     c_t = clear_master()
-    master.solver.set_col_bounds("User-exchange", lo.ravel(), hi.ravel())
+    master.fix_exchanges(None)
     if first is None or c_t.status != Status.OPTIMAL:
         status = Status.ERROR
         best, best_tso, best_ub = first or _Evaluation(zero, {}, 0.0, 0.0), 0.0, np.inf
@@ -211,13 +160,8 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     while status != Status.ERROR and it < MAX_ITERATIONS:
         # the TSO's master problem with every cut so far: the new ones are added to the
         # master kept in the solver, which re-solves from its last basis
-        new = cuts[n_sent:]
-        if new:
-            rows, cols, vals, lower = _cut_rows(
-                new, master.column("User-exchange"), master.column("User-dso_cost"), T
-            )
-            master.solver.add_rows(f"User-cuts-{it}", rows, cols, vals, len(new), lower, INF)
-            n_sent = len(cuts)
+        master.add_cuts(cuts[n_sent:])
+        n_sent = len(cuts)
         c_m = clear_master()
         if c_m.status != Status.OPTIMAL:
             status = Status.ERROR
@@ -232,11 +176,11 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         # point; the TSO's cost there is at most the same mix of the two costs (its LP's
         # value is convex in the exchanges), so the upper bound stays valid
         it += 1
-        e_m, th_m = c_m.user["User-exchange"].reshape(F, T), c_m.user["User-dso_cost"]
+        e_m, th_m = master.exchanges(c_m), master.dso_cost_estimates(c_m)
         e_s = core + lam * (e_m - core)
         tso_s = core_tso + lam * (tso_cost(c_m) - core_tso)
         for i, f in enumerate(feeders):
-            log.send(
+            proto.data(
                 f"iteration {it}",
                 TSO,
                 DSO,
@@ -253,13 +197,10 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         core, core_tso = e_s, tso_s
         # a cut that does not cut off the master's point cannot raise the lower bound:
         # then the next proposal is the master's point itself (Kelley's step)
-        cut_off = any(
-            v + g @ (e_m[k] - ek) > th_m[k] + 1e-9 * max(1.0, abs(v))
-            for k, v, g, ek in cuts[n_before:]
-        )
+        cut_off = any(cut.violated_by(e_m, th_m) for cut in cuts[n_before:])
         lam = LAMBDA if cut_off else 1.0
     # the TSO's clearing at the agreed exchanges (its cost is at most the bound used)
-    master.solver.set_col_bounds("User-exchange", best.e.ravel(), best.e.ravel())
+    master.fix_exchanges(best.e)
     c_final = clear_master()
     if c_final.status == Status.OPTIMAL:
         c_t = c_final
@@ -274,11 +215,11 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     acc_t = scatter(n, idx_t, c_t.accepted_mw)
     pay_t = scatter(n, idx_t, payments(c_t, mech.pricing))
     acc_d, pay_d = np.zeros(n), np.zeros(n)
-    send_activations(log, "tso", scn, bids_t, c_t.accepted_mw, TSO)
+    proto.activations("tso", bids_t, c_t.accepted_mw, TSO)
     for f, c in subs.items():
         acc_d += scatter(n, idx_f[f], c.accepted_mw)
         pay_d += scatter(n, idx_f[f], payments(c, mech.pricing))
-        send_activations(log, "dso", scn, bids_f[f], c.accepted_mw, DSO)
+        proto.activations("dso", bids_f[f], c.accepted_mw, DSO)
     signed = np.bincount(scn.bids.period, scn.bids.direction * (acc_t + acc_d), T)
     gap = (best_ub - lb) / max(abs(best_ub), 1.0) if np.isfinite(best_ub) else np.inf
     step = StepRecord(
@@ -297,7 +238,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         purchases=(Purchase(TSO, "tso", acc_t, pay_t), Purchase(DSO, "dso", acc_d, pay_d)),
         transfers=(Transfer(TSO, DSO, "interface exchange at agreed prices", exchange_pay),),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        messages=log,
+        exchanges=proto.frozen(),
         steps=(step,),
         iterations=it,
         notes=(f"relative gap {gap:.3e}, lower bound {lb:.2f}, best cost {best_ub:.2f}",),

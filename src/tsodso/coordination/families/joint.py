@@ -12,42 +12,25 @@ C_J: joint):
 
 from __future__ import annotations
 
-import dataclasses
-
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.coordination.outcome import (
-    MarketContext,
-    ModelOutcome,
-    Purchase,
-    StepRecord,
-    feeder_model_payload,
-    payments,
-    platform_bills,
-    send_activations,
-    send_bids,
-)
-from tsodso.exchange.messages import DSO, MO, TSO, MessageLog
+from tsodso.clearing.pricing import payments
+from tsodso.clearing.problem import PenaltyPrices
+from tsodso.coordination.context import MarketContext
+from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, platform_bills
+from tsodso.coordination.protocol import Protocol
+from tsodso.schema.actors import DSO, MO, TSO
+from tsodso.schema.mechanism import Mechanism
 
 PRIORITY_WEIGHT = 10.0
 
 
-def _weighted(ctx: MarketContext, priority: str) -> MarketContext:
-    """A context whose scenario weighs the priority operator's unmet needs higher."""
-    pen = ctx.scn.config.penalties
+def priority_penalties(base: PenaltyPrices, priority: str) -> PenaltyPrices:
+    """The prices of unmet needs under a priority rule: the preferred operator's needs
+    weigh ``PRIORITY_WEIGHT`` times more (the DSO's voltage, the TSO's imbalance)."""
     if priority == "dso":
-        pen = pen.model_copy(
-            update={
-                "voltage_eur_per_pu2h": pen.voltage_eur_per_pu2h * PRIORITY_WEIGHT,
-            }
-        )
-    elif priority == "tso":
-        pen = pen.model_copy(
-            update={"imbalance_eur_per_mwh": pen.imbalance_eur_per_mwh * PRIORITY_WEIGHT}
-        )
-    else:
-        return ctx
-    cfg = ctx.scn.config.model_copy(update={"penalties": pen})
-    return dataclasses.replace(ctx, scn=dataclasses.replace(ctx.scn, config=cfg))
+        return base.scaled(voltage=PRIORITY_WEIGHT)
+    if priority == "tso":
+        return base.scaled(imbalance=PRIORITY_WEIGHT)
+    return base
 
 
 def split_cost(total: float, c_t: float, c_d: float, rule: str) -> tuple[float, float]:
@@ -66,52 +49,41 @@ def split_cost(total: float, c_t: float, c_d: float, rule: str) -> tuple[float, 
 
 
 def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    """One clearing over both grids and every need; the bill split by ``cost_allocation``."""
     scn = ctx.scn
-    log = MessageLog()
+    proto = Protocol()
     operator = {"tso": TSO, "joint": MO, "independent": MO}.get(mech.operator, MO)
-    send_bids(log, "joint", scn, scn.bids, operator)
+    proto.bids("joint", scn.bids, operator)
     if operator != TSO:
-        log.send("joint", TSO, operator, "needs", {"imbalance_mw": scn.imbalance_mw})
-        tg = scn.grid.transmission
-        log.send(
-            "joint",
-            TSO,
-            operator,
-            "t_network",
-            {
-                "from": tg.branch_from,
-                "to": tg.branch_to,
-                "x": tg.branch_x_pu,
-                "rating": tg.branch_rating_mw,
-            },
-        )
+        proto.data("joint", TSO, operator, "needs", {"imbalance_mw": scn.imbalance_mw})
+        proto.network_model("joint", TSO, operator, None)
     for fpos in ctx.all_feeders:
-        log.send("joint", DSO, operator, "d_network", feeder_model_payload(scn, fpos))
-    wctx = _weighted(ctx, mech.priority)
-    c = ctx.clear(wctx.spec(scn.bids, mech, feeders=ctx.all_feeders), wctx.scn)
-    send_activations(log, "joint", scn, scn.bids, c.accepted_mw, operator)
+        proto.network_model("joint", DSO, operator, fpos)
+    weighted = priority_penalties(ctx.penalties, mech.priority)
+    c = ctx.clear(ctx.problem(scn.bids, mech, feeders=ctx.all_feeders, penalties=weighted))
+    proto.activations("joint", scn.bids, c.accepted_mw, operator)
     pay = payments(c, mech.pricing)
     steps = [StepRecord.of("joint", operator, c)]
     total = float(pay.sum())
     # stand-alone costs for the allocation (TSO needs only / DSO needs only)
-    c_t = ctx.clear(ctx.spec(scn.bids, mech, feeders=()))
+    c_t = ctx.clear(ctx.problem(scn.bids, mech, feeders=()))
     steps.append(StepRecord.of("allocation: TSO stand-alone", operator, c_t))
     c_d_cost = 0.0
     if mech.cost_allocation != "by_need":
-        c_d = ctx.clear(ctx.dso_spec(scn.bids, mech))
+        c_d = ctx.clear(ctx.dso_problem(scn.bids, mech))
         steps.append(StepRecord.of("allocation: DSO stand-alone", operator, c_d))
         c_d_cost = float(payments(c_d, mech.pricing).sum())
     tso, dso = split_cost(
         total, float(payments(c_t, mech.pricing).sum()), c_d_cost, mech.cost_allocation
     )
     if operator != TSO:
-        log.send("settlement", operator, TSO, "bill", {"eur": tso})
-    log.send("settlement", operator, DSO, "bill", {"eur": dso})
+        proto.data("settlement", operator, TSO, "bill", {"eur": tso})
+    proto.data("settlement", operator, DSO, "bill", {"eur": dso})
     return ModelOutcome(
         status=c.status,
         purchases=(Purchase(operator, "joint", c.accepted_mw, pay),),
         transfers=platform_bills(operator, total, {TSO: tso, DSO: dso}),
         unmet_imbalance_mw=c.unmet_imbalance_mw,
-        messages=log,
+        exchanges=proto.frozen(),
         steps=tuple(steps),
     )

@@ -19,23 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsodso.clearing.pricing import payments
+from tsodso.coordination.context import MarketContext, distribution_bids, scatter
 from tsodso.coordination.filters import apply_filter
-from tsodso.coordination.mechanism import Mechanism
-from tsodso.coordination.outcome import (
-    MarketContext,
-    ModelOutcome,
-    Purchase,
-    StepRecord,
-    distribution_bids,
-    payments,
-    scatter,
-    send_activations,
-    send_bids,
-    send_schedules,
-    worst_status,
-)
-from tsodso.exchange.messages import DSO, TSO, MessageLog
+from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, worst_status
+from tsodso.coordination.protocol import Protocol
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.mechanism import Mechanism
 
 EPS = 1e-6
 
@@ -74,8 +65,9 @@ def resolve_conflicts(
 
 
 def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    """Both operators clear at once, each for its own needs (see the module docstring)."""
     scn = ctx.scn
-    log = MessageLog()
+    proto = Protocol()
     n = len(scn.bids)
     d_mask = distribution_bids(scn)
     steps = []
@@ -83,18 +75,18 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     # ---- DSO market -----------------------------------------------------------------
     idx_d = np.flatnonzero(d_mask)
     bids_d = scn.bids.subset(idx_d)
-    send_bids(log, "dso", scn, bids_d, DSO)
+    proto.bids("dso", bids_d, DSO)
     schedules = {}
     if mech.d_path == "schedule":
         # the agreed schedule: each feeder's forecast import, without the imbalance
         schedules = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
-        send_schedules(log, "schedule", scn, schedules)
-    c_d = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
+        proto.schedules("schedule", schedules, TSO, DSO)
+    c_d = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
     steps.append(StepRecord.of("dso market", DSO, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
     # ---- TSO market -------------------------------------------------------------------
     if mech.d_path == "direct":
-        flt = apply_filter(ctx, mech, scn.bids, log, receiver=TSO)
+        flt = apply_filter(ctx, mech, scn.bids, proto, receiver=TSO)
         caps = flt.caps_mw
         discarded += flt.discarded_mwh
         idx_t = np.flatnonzero(caps > EPS)
@@ -107,9 +99,9 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         in_d = scn.grid.node_layer >= 0
         share_d = scn.imbalance_share[in_d].sum() if mech.d_path == "schedule" else 0.0
         need = scn.imbalance_mw * (1.0 - share_d)
-    send_bids(log, "tso", scn, bids_t, TSO)
+    proto.bids("tso", bids_t, TSO)
     # the TSO does not see the DSO's activations (parallel): it clears on the forecast
-    c_t = ctx.clear(ctx.spec(bids_t, mech, feeders=(), imbalance_mw=need))
+    c_t = ctx.clear(ctx.problem(bids_t, mech, feeders=(), imbalance_mw=need))
     steps.append(StepRecord.of("tso market", TSO, c_t))
     tso_acc = scatter(n, idx_t, c_t.accepted_mw)
     tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
@@ -120,7 +112,7 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         cut_d = dso_acc - dso_acc2
         n_conf = int(((cut_t > EPS) | (cut_d > EPS)).sum())
         if n_conf:
-            log.send(
+            proto.data(
                 "conflict",
                 DSO if mech.conflict_rule != "tso_first" else TSO,
                 TSO if mech.conflict_rule != "tso_first" else DSO,
@@ -134,8 +126,8 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         tso_acc, dso_acc = tso_acc2, dso_acc2
     else:
         tso_pay, dso_pay = tso_pay_full, dso_pay_full
-    send_activations(log, "dso", scn, scn.bids, dso_acc, DSO)
-    send_activations(log, "tso", scn, scn.bids, tso_acc, TSO)
+    proto.activations("dso", scn.bids, dso_acc, DSO)
+    proto.activations("tso", scn.bids, tso_acc, TSO)
     acc = tso_acc + dso_acc
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)
     return ModelOutcome(
@@ -145,7 +137,7 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             Purchase(TSO, "tso market", tso_acc, tso_pay),
         ),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
-        messages=log,
+        exchanges=proto.frozen(),
         steps=tuple(steps),
         discarded_mwh=discarded,
     )

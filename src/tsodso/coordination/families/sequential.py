@@ -29,26 +29,22 @@ import numpy as np
 
 from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSession
+from tsodso.clearing.pricing import payments
 from tsodso.coordination.areas import map_areas
+from tsodso.coordination.context import MarketContext, delta_mw, distribution_bids, scatter
 from tsodso.coordination.filters import apply_filter
-from tsodso.coordination.mechanism import Mechanism
 from tsodso.coordination.outcome import (
-    MarketContext,
     ModelOutcome,
     Purchase,
     StepRecord,
     Transfer,
-    delta_mw,
-    distribution_bids,
-    payments,
-    scatter,
-    send_activations,
-    send_bids,
-    send_schedules,
     worst_status,
 )
-from tsodso.exchange.messages import DSO, TSO, MessageLog
-from tsodso.scenario.domain import COUPLING_NONE, BidTable, Scenario
+from tsodso.coordination.protocol import Protocol
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.tables import COUPLING_NONE, BidTable
 
 CURVE_STEPS = 3  # sweep points per direction (fractions 1/3, 2/3, 1 of the feeder's range)
 EPS = 1e-6
@@ -97,10 +93,10 @@ def _curves(
                 q = room * k / CURVE_STEPS
                 schedule = e0 - direction * q
                 if session is None:
-                    spec = ctx.dso_spec(
+                    problem = ctx.dso_problem(
                         sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: schedule}
                     )
-                    session = MarketSession(scn, spec)
+                    session = MarketSession(problem)
                 else:
                     session.set_schedule(fpos, schedule)
                 c = session.clear()
@@ -166,21 +162,22 @@ def _feeder_cost_by_period(c: Clearing, mask: np.ndarray, T: int) -> np.ndarray:
 
 
 def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
+    """The DSO clears first; what is left reaches the TSO by ``d_path``."""
     scn = ctx.scn
-    log = MessageLog()
+    proto = Protocol()
     n = len(scn.bids)
     d_mask = distribution_bids(scn)
     steps: list[StepRecord] = []
     caps = scn.bids.q_max_mw.copy()
     discarded = 0.0
     if mech.d_constraints in ("static_prequal", "traffic_light", "doe"):
-        flt = apply_filter(ctx, mech, scn.bids, log, receiver=TSO)
+        flt = apply_filter(ctx, mech, scn.bids, proto, receiver=TSO)
         caps, discarded = flt.caps_mw, flt.discarded_mwh
     # ---- step 1: the DSO clears its own needs ------------------------------------------
     idx_d = np.flatnonzero(d_mask & (caps > EPS))
     bids_d = scn.bids.with_caps(caps).subset(idx_d)
-    send_bids(log, "dso", scn, bids_d, DSO)
-    c1 = ctx.clear(ctx.dso_spec(bids_d, mech))
+    proto.bids("dso", bids_d, DSO)
+    c1 = ctx.clear(ctx.dso_problem(bids_d, mech))
     steps.append(StepRecord.of("dso own needs", DSO, c1))
     step1 = Purchase(
         DSO,
@@ -192,7 +189,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     transfers: list[Transfer] = []
     delta1 = delta_mw(scn, step1.accepted_mw)
     idx_t = np.flatnonzero(~d_mask & (caps > EPS))
-    send_bids(log, "tso", scn, scn.bids.with_caps(caps).subset(idx_t), TSO)
+    proto.bids("tso", scn.bids.with_caps(caps).subset(idx_t), TSO)
     resid = np.where(d_mask, np.maximum(caps - step1.accepted_mw, 0.0), caps)
     path = mech.d_path
     statuses = [c1.status]
@@ -200,14 +197,14 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         fwd_caps = resid.copy()
         if path == "filtered":
             flt = apply_filter(
-                ctx, mech, scn.bids.with_caps(resid), log, TSO, mode="doe", base_delta_mw=delta1
+                ctx, mech, scn.bids.with_caps(resid), proto, TSO, mode="doe", base_delta_mw=delta1
             )
             fwd_caps = np.where(d_mask, flt.caps_mw, resid)
             discarded += flt.discarded_mwh
         idx = np.flatnonzero(fwd_caps > EPS)
         fwd = scn.bids.with_caps(fwd_caps).subset(idx)
         fwd_d = d_mask[idx]
-        log.send(
+        proto.data(
             "forward",
             DSO,
             TSO,
@@ -220,7 +217,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 "price": fwd.price_eur_per_mwh[fwd_d],
             },
         )
-        c2 = ctx.clear(ctx.spec(fwd, mech, feeders=(), base_delta_mw=delta1))
+        c2 = ctx.clear(ctx.problem(fwd, mech, feeders=(), base_delta_mw=delta1))
         steps.append(StepRecord.of("tso", TSO, c2))
         statuses.append(c2.status)
         # the TSO pays the providers of forwarded bids directly
@@ -233,14 +230,14 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 scatter(n, idx, payments(c2, mech.pricing)),
             ),
         ]
-        send_activations(log, "tso", scn, fwd, c2.accepted_mw, TSO)
+        proto.activations("tso", fwd, c2.accepted_mw, TSO)
         unmet = c2.unmet_imbalance_mw
     elif path == "aggregated":
         resid_bids_d = scn.bids.with_caps(np.where(d_mask, caps, 0.0)).subset(idx_d)
         curves = _curves(ctx, mech, resid_bids_d, c1, delta1, steps)
         for fpos in ctx.all_feeders:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
-            log.send(
+            proto.data(
                 "curve",
                 DSO,
                 TSO,
@@ -254,12 +251,12 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 },
             )
         bids_t = scn.bids.subset(idx_t)
-        both = _concat(bids_t, curves)
-        c2 = ctx.clear(ctx.spec(both, mech, feeders=(), base_delta_mw=delta1))
+        both = BidTable.concat(bids_t, curves)
+        c2 = ctx.clear(ctx.problem(both, mech, feeders=(), base_delta_mw=delta1))
         steps.append(StepRecord.of("tso", TSO, c2))
         statuses.append(c2.status)
         k = len(bids_t)
-        send_activations(log, "tso", scn, bids_t, c2.accepted_mw[:k], TSO)
+        proto.activations("tso", bids_t, c2.accepted_mw[:k], TSO)
         seg = c2.accepted_mw[k:]
         seg_pay = float((seg * curves.price_eur_per_mwh).sum() * scn.dt_h)
         # accepted exchange deviation per feeder -> schedules for the disaggregation
@@ -269,11 +266,11 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
             dev = np.bincount(curves.period[m], seg[m] * curves.direction[m], scn.periods)
             schedules[fpos] = scn.feeder_import_mw(fpos, p_after_dso) - dev
-        send_schedules(log, "curve", scn, schedules)
-        c3 = ctx.clear(ctx.dso_spec(bids_d, mech, tdi_schedule_mw=schedules))
+        proto.schedules("curve", schedules, TSO, DSO)
+        c3 = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
         steps.append(StepRecord.of("dso disaggregation", DSO, c3))
         statuses.append(c3.status)
-        send_activations(log, "dso", scn, bids_d, c3.accepted_mw, DSO)
+        proto.activations("dso", bids_d, c3.accepted_mw, DSO)
         # the disaggregation replaces step 1: the DSO buys its own needs and the exchange
         # from providers; the TSO pays the DSO the curve price of the accepted exchange
         purchases += [
@@ -295,8 +292,8 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     else:
         raise ValueError(f"sequential family: d_path {path!r} not supported")
     if mech.dso_correction:
-        acc = sum(p.accepted_mw for p in purchases)
-        extra, c4 = _correction(ctx, mech, acc, caps, d_mask, log)  # type: ignore[arg-type]
+        acc: np.ndarray = sum(p.accepted_mw for p in purchases)  # type: ignore[assignment]
+        extra, c4 = _correction(ctx, mech, acc, caps, d_mask, proto)
         purchases.append(extra)
         steps.append(StepRecord.of("dso correction", DSO, c4))
         statuses.append(c4.status)
@@ -305,15 +302,9 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         purchases=tuple(purchases),
         transfers=tuple(transfers),
         unmet_imbalance_mw=unmet,
-        messages=log,
+        exchanges=proto.frozen(),
         steps=tuple(steps),
         discarded_mwh=discarded,
-    )
-
-
-def _concat(a: BidTable, b: BidTable) -> BidTable:
-    return BidTable(
-        **{k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in a.__dataclass_fields__}
     )
 
 
@@ -323,7 +314,7 @@ def _correction(
     acc: np.ndarray,
     caps: np.ndarray,
     d_mask: np.ndarray,
-    log: MessageLog,
+    proto: Protocol,
 ) -> tuple[Purchase, Clearing]:
     """After the TSO: the DSO fixes its limits with the distribution capacity left, keeping
     each period's net activation unchanged (no new imbalance)."""
@@ -334,7 +325,7 @@ def _correction(
     bids = scn.bids.with_caps(left).subset(idx)
     delta = delta_mw(scn, acc)
     c = ctx.clear(
-        ctx.spec(
+        ctx.problem(
             bids,
             mech,
             feeders=ctx.all_feeders,
@@ -343,7 +334,7 @@ def _correction(
             imbalance_mw=np.zeros(scn.periods),
         )
     )
-    send_activations(log, "dso correction", scn, bids, c.accepted_mw, DSO)
+    proto.activations("dso correction", bids, c.accepted_mw, DSO)
     extra = Purchase(
         DSO,
         "dso correction",

@@ -2,7 +2,8 @@
 scaling, seed, penalties), its built-in presets, and loading it from TOML.
 
 Owns: validation of user input into one ``ScenarioConfigError`` that lists every problem.
-Must not: build grids or touch data (see ``scenario.build``).
+Must not: build grids or touch data (see ``scenario.build``), or import anything of tsodso
+but the rest of ``schema``.
 """
 
 from __future__ import annotations
@@ -15,19 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tsodso.coordination.mechanism import (
-    ALL_NEEDS,
-    ConflictRule,
-    CostAllocation,
-    DConstraints,
-    DPath,
-    Interface,
-    Need,
-    Operator,
-    Pricing,
-    Priority,
-    Sequence,
-)
+from tsodso.schema.mechanism import UserModel
 
 
 class ScenarioConfigError(ValueError):
@@ -176,24 +165,6 @@ class Event(_Strict):
         return self
 
 
-class CustomModel(_Strict):
-    """A user-defined point of the mechanism space (MODELS.md section 2)."""
-
-    name: str = ""
-    description: str = ""
-    operator: Operator
-    sequence: Sequence
-    d_constraints: DConstraints
-    d_path: DPath
-    priority: Priority = "least_cost"
-    interface: Interface = "none"
-    needs: tuple[Need, ...] = ALL_NEEDS
-    pricing: Pricing = "pay_as_bid"
-    cost_allocation: CostAllocation = "by_need"
-    conflict_rule: ConflictRule = "dso_override"
-    dso_correction: bool = False
-
-
 class ScenarioConfig(_Strict):
     """A scenario: a grid, a day of profiles and the DERs and needs on it."""
 
@@ -230,7 +201,7 @@ class ScenarioConfig(_Strict):
     events: tuple[Event, ...] = Field(
         (), description="real-time events ([[events]] tables): outages, forecast errors"
     )
-    models: dict[str, CustomModel] = Field(
+    models: dict[str, UserModel] = Field(
         default_factory=dict, description="user-defined models, by id ([models.my-id] tables)"
     )
 

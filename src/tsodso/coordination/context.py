@@ -1,0 +1,177 @@
+"""The market context of one prepared scenario: the scenario, the operators' forecast, the
+time limit, and how a family's request ("clear these needs over these bids from here")
+becomes a ``MarketProblem``. Identical clearings are solved once per context through an
+explicit ``ClearingCache``.
+
+Owns: ``MarketContext``, ``ClearingCache`` and the scenario-side helpers every family uses
+(distribution bids, injection changes of accepted bids). Must not: decide who clears what.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tsodso.clearing.market import Clearing, clear_market, merge_clearings, split_by_feeder
+from tsodso.clearing.problem import MarketProblem, PenaltyPrices
+from tsodso.coordination.areas import map_areas
+from tsodso.grids.forecast import GridForecast
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
+from tsodso.schema.tables import BidTable
+
+
+class ClearingCache:
+    """Clearings by problem digest: a clearing asked for twice (many presets share one) is
+    solved once. Thread-safe; one cache per prepared scenario."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Clearing] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Clearing | None:
+        """The clearing stored under ``key``, if any."""
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: str, clearing: Clearing) -> None:
+        """Store a clearing."""
+        with self._lock:
+            self._items[key] = clearing
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class MarketContext:
+    """A scenario plus what the operators forecast before any market (``forecast``), the
+    time limit of each clearing, and the cache of clearings already solved on it."""
+
+    scn: Scenario
+    forecast: GridForecast
+    time_limit_s: float = 300.0
+    cache: ClearingCache = field(default_factory=ClearingCache, compare=False, repr=False)
+
+    @property
+    def penalties(self) -> PenaltyPrices:
+        """The scenario's prices of unmet needs."""
+        p = self.scn.config.penalties
+        return PenaltyPrices(
+            p.imbalance_eur_per_mwh, p.overload_eur_per_mwh, p.voltage_eur_per_pu2h
+        )
+
+    @property
+    def all_feeders(self) -> tuple[int, ...]:
+        """Every feeder position of the grid."""
+        return tuple(range(len(self.scn.grid.feeders)))
+
+    @classmethod
+    def uncalibrated(cls, scn: Scenario, time_limit_s: float = 300.0) -> MarketContext:
+        """A context whose forecast is flat (1 pu roots, no calibration): for tests and
+        reference cases that check the markets on their own."""
+        flat = GridForecast.flat([f.n for f in scn.grid.feeders], scn.periods)
+        return cls(scn, flat, time_limit_s)
+
+    def problem(
+        self,
+        bids: BidTable,
+        mech: Mechanism | None = None,
+        *,
+        balance: bool | None = None,
+        transmission: bool | None = None,
+        feeders: tuple[int, ...] = (),
+        voltage: bool | None = None,
+        d_thermal: bool | None = None,
+        base_delta_mw: np.ndarray | None = None,
+        imbalance_mw: np.ndarray | None = None,
+        tdi_schedule_mw: dict[int, np.ndarray] | None = None,
+        penalties: PenaltyPrices | None = None,
+    ) -> MarketProblem:
+        """The clearing of ``bids`` for the needs of ``mech`` (default: every need of the
+        TSO and DSO; each overridable), from the forecast moved by activations already
+        decided (``base_delta_mw``, (N, T)): these also reduce the imbalance left to cover
+        unless ``imbalance_mw`` says otherwise."""
+        needs = set(ALL_NEEDS if mech is None else mech.needs)
+        scn = self.scn
+        balance = "balancing" in needs if balance is None else balance
+        p = scn.node_injection_mw()
+        if base_delta_mw is not None:
+            p = p + base_delta_mw
+        need: np.ndarray | None = None
+        if balance:
+            if imbalance_mw is not None:
+                need = np.asarray(imbalance_mw, dtype=float)
+            elif base_delta_mw is None:
+                need = scn.imbalance_mw
+            else:
+                need = scn.imbalance_mw - base_delta_mw.sum(axis=0)
+        return MarketProblem(
+            grid=scn.grid,
+            bids=bids,
+            ders=scn.ders,
+            injection_mw=p,
+            q_mvar=scn.node_q0_mvar,
+            penalties=self.penalties if penalties is None else penalties,
+            dt_h=scn.dt_h,
+            imbalance_mw=need,
+            transmission="t_congestion" in needs if transmission is None else transmission,
+            feeders=feeders,
+            voltage="voltage" in needs if voltage is None else voltage,
+            d_thermal="d_congestion" in needs if d_thermal is None else d_thermal,
+            tdi_schedule_mw=tdi_schedule_mw or {},
+            forecast=self.forecast,
+            voltage_margin_pu=scn.config.d_voltage_margin_pu,
+            time_limit_s=self.time_limit_s,
+        )
+
+    def dso_problem(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketProblem:
+        """A DSO-side clearing: distribution needs only (no balance, no DC lines), every
+        feeder modelled unless ``feeders`` says otherwise."""
+        args: dict[str, object] = {
+            "feeders": self.all_feeders,
+            "balance": False,
+            "transmission": False,
+        }
+        args.update(kw)
+        return self.problem(bids, mech, **args)  # type: ignore[arg-type]
+
+    def clear(self, problem: MarketProblem) -> Clearing:
+        """Clear ``problem``, reusing the result of an identical clearing solved earlier on
+        this context. A problem without a row joining two feeders is solved as one LP per
+        feeder on parallel threads and merged (exact; tested)."""
+        key = problem.digest()
+        hit = self.cache.get(key)
+        if hit is None:
+            parts = split_by_feeder(problem)
+            if len(parts) == 1:
+                hit = clear_market(problem)
+            else:
+                cleared = map_areas(lambda p: clear_market(p[1]), parts)
+                hit = merge_clearings(
+                    problem, [(p[0], c) for p, c in zip(parts, cleared, strict=True)]
+                )
+            self.cache.put(key, hit)
+        return hit
+
+
+def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values of a sub-table (rows ``index`` of a table of ``n``) back onto the full table."""
+    out = np.zeros(n)
+    out[index] += values
+    return out
+
+
+def delta_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
+    """Signed injection change per node and period (N, T) of accepted scenario bids."""
+    d = np.zeros((scn.grid.n_nodes, scn.periods))
+    b = scn.bids
+    np.add.at(d, (b.node, b.period), b.direction * accepted_mw)
+    return d
+
+
+def distribution_bids(scn: Scenario) -> np.ndarray:
+    """Mask of scenario bids from DERs inside a distribution feeder."""
+    return scn.grid.node_layer[scn.bids.node] >= 0

@@ -1,0 +1,84 @@
+"""The canonical mechanism space (MODELS.md section 2): one coordination model is one point.
+
+Owns: the parameter vocabulary, declared once. Presets of the catalogue and the user's
+``[models.ID]`` tables are both validated by ``Mechanism`` (a user model only adds a name
+and a description). Which values a mechanism family can run is the family's own
+declaration (``coordination.families``). Must not: import anything of tsodso.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+Operator = Literal["tso", "dso", "joint", "independent", "idso", "separate"]
+Need = Literal["balancing", "t_congestion", "d_congestion", "voltage", "commercial"]
+Sequence = Literal["single", "joint", "dso_then_tso", "parallel", "iterative", "implicit"]
+DConstraints = Literal[
+    "none", "static_prequal", "traffic_light", "doe", "interface_aggregate", "full"
+]
+DPath = Literal[
+    "direct", "residual", "filtered", "aggregated", "schedule", "platform", "implicit", "none"
+]
+Priority = Literal["tso", "dso", "least_cost", "highest_value"]
+Interface = Literal["none", "schedule", "curve", "priced_flow", "joint"]
+Pricing = Literal["pay_as_bid", "pay_as_clear", "nodal"]
+CostAllocation = Literal["by_need", "proportional", "shapley"]
+ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
+
+ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
+
+
+class Mechanism(BaseModel):
+    """A point of the mechanism space. ``operator_label`` keeps a source's wording where it
+    names several actors (e.g. 'dso+tso')."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    operator: Operator = Field(description="who clears the market(s)")
+    sequence: Sequence = Field(description="order of clearing")
+    d_constraints: DConstraints = Field(
+        description="how distribution limits are respected when distribution resources serve "
+        "the TSO"
+    )
+    d_path: DPath = Field(description="how distribution flexibility reaches the TSO")
+    priority: Priority = Field("least_cost", description="who wins a contested resource")
+    interface: Interface = Field("none", description="what is agreed at each TDI")
+    needs: tuple[Need, ...] = Field(ALL_NEEDS, description="whose needs are procured")
+    pricing: Pricing = Field("pay_as_bid", description="what a cleared bid is paid")
+    cost_allocation: CostAllocation = Field(
+        "by_need", description="how a joint bill is split between TSO and DSOs"
+    )
+    conflict_rule: ConflictRule = Field(
+        "dso_override", description="who keeps a resource both operators bought (parallel)"
+    )
+    dso_correction: StrictBool = Field(False, description="a DSO corrective step after the TSO's")
+    operator_label: str = Field("", description="the source's name for who clears")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as plain JSON-ready values."""
+        d = self.model_dump()
+        d["needs"] = list(self.needs)
+        return d
+
+
+class UserModel(Mechanism):
+    """A user-defined point of the mechanism space: a ``[models.ID]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("", description="display name (default: the id)")
+    description: str = Field("", description="one line on what the model does")
+
+    def mechanism(self) -> Mechanism:
+        """The point of the space, without the name and description."""
+        return Mechanism(**self.model_dump(exclude={"name", "description"}))
+
+
+#: every dimension of the space and the values it takes (derived from the fields above)
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    name: get_args(get_args(info.annotation)[0]) if name == "needs" else get_args(info.annotation)
+    for name, info in Mechanism.model_fields.items()
+    if name not in ("dso_correction", "operator_label")
+}
