@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tsodso.coordination import families
 from tsodso.coordination.catalogue import ModelPreset, get_model
@@ -22,6 +24,7 @@ from tsodso.exchange.build import messages_of
 from tsodso.exchange.messages import MessageLog
 from tsodso.grids.forecast import GridForecast
 from tsodso.kpi.metrics import compute_kpis
+from tsodso.kpi.tables import run_tables
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
 from tsodso.registration.grid import GridCheck, static_hosting_check
@@ -59,6 +62,30 @@ class Prepared:
     realtime: RealTime
     cache: RunCache = field(default_factory=RunCache, compare=False, repr=False)
 
+    def summary(self) -> dict[str, Any]:
+        """The scenario as the comparison reports it: name, digest, configuration, sizes,
+        the uncoordinated day's problems (baseline AC flow) and registration counts."""
+        scn, b = self.scn, self.baseline
+        return {
+            "name": scn.config.name,
+            "digest": scn.config.digest(),
+            "config": scn.config.model_dump(mode="json"),
+            "sizes": scn.sizes(),
+            "baseline": {
+                "overload_mwh": round(b.overload_mwh(), 3),
+                "overload_transmission_mwh": round(b.overload_mwh(distribution=False), 3),
+                "overload_distribution_mwh": round(b.overload_mwh(distribution=True), 3),
+                "voltage_violations": b.voltage_violations(),
+                "voltage_violations_distribution": b.voltage_violations(distribution=True),
+                "imbalance_mwh": round(float(abs(scn.imbalance_mw).sum() * scn.dt_h), 3),
+            },
+            "registration": {
+                **self.registry.summary(),
+                "withdrawn_mwh": round(self.registry.withdrawn_mwh(scn), 3),
+                "grid_check_blocked_der_directions": len(self.grid_check.reasons),
+            },
+        }
+
     def history_mw(self) -> np.ndarray | None:
         """(D, Y, T) DER history for the X-of-Y baseline (None where the scenario day has
         too few earlier days of its type); read once."""
@@ -83,6 +110,23 @@ class RunResult:
     life: Lifecycle
     ac: AcResult  # of what was delivered
     kpis: dict[str, float | int | None]
+    prepared: Prepared = field(compare=False, repr=False)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the run as a DataFrame, by name (activations, registrations,
+        stacking, set-points, metering, baselines, settlement, ledger, statements, node
+        voltages, branch loadings, unmet imbalance, messages, steps, kpis)."""
+        p = self.prepared
+        return run_tables(
+            p.scn,
+            p.registry,
+            p.grid_check,
+            self.outcome,
+            self.messages,
+            self.life,
+            self.ac,
+            self.kpis,
+        )
 
 
 def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
@@ -123,4 +167,4 @@ def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = Fal
     )
     wall = time.perf_counter() - t0
     kpis = compute_kpis(scn, outcome, messages, life, ac, wall)
-    return RunResult(preset, outcome, messages, life, ac, kpis)
+    return RunResult(preset, outcome, messages, life, ac, kpis, prep)

@@ -36,7 +36,7 @@ class Cut:
         """Whether the point (e (F, T), theta (F,)) lies below this cut."""
         k = self.feeder
         lhs = self.value + float(self.gradient @ (e[k] - self.at))
-        return lhs > theta[k] + 1e-9 * max(1.0, abs(self.value))
+        return bool(lhs > theta[k] + 1e-9 * max(1.0, abs(self.value)))
 
 
 class ExchangeMaster:

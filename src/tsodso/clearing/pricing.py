@@ -19,7 +19,7 @@ def payments(c: Clearing, pricing: Pricing | str) -> np.ndarray:
     and period; nodal: the LMP/DLMP of its node times its signed quantity."""
     b, q, dt = c.bids, c.accepted_mw, c.dt_h
     if pricing == "pay_as_bid":
-        return q * b.price_eur_per_mwh * dt
+        return np.asarray(q * b.price_eur_per_mwh * dt)
     if pricing == "pay_as_clear":
         acc = q > 1e-6
         key = (b.direction > 0).astype(int) * 100000 + b.period
@@ -30,5 +30,5 @@ def payments(c: Clearing, pricing: Pricing | str) -> np.ndarray:
         return q * clear * dt
     if pricing == "nodal":
         lmp = c.node_price_eur_per_mwh[b.node, b.period]
-        return np.nan_to_num(q * b.direction * lmp * dt)
+        return np.asarray(np.nan_to_num(q * b.direction * lmp * dt))
     raise ValueError(f"unknown pricing {pricing!r}")

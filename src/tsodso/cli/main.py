@@ -25,7 +25,7 @@ from tsodso.grids.model import GridModelError
 from tsodso.grids.sources import GridSourceError
 from tsodso.kpi.metrics import KPI_KEYS
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError, load_config
+from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError
 
 app = typer.Typer(
     add_completion=False,
@@ -57,8 +57,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _config(spec: str) -> ScenarioConfig:
+    from tsodso.api import load
+
     try:
-        return load_config(spec)
+        return load(spec)
     except ScenarioConfigError as e:
         _fail(str(e))
 
@@ -113,60 +115,27 @@ def _progress(disable: bool) -> Progress:
     )
 
 
-def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float):
-    from tsodso.pipeline import prepare, run_model
+def _run_models(
+    scn: Scenario, models: list[ModelPreset], quiet: bool, time_limit_s: float
+) -> tuple[list[dict[str, Any]], Any]:
+    from tsodso.comparison import compare
+    from tsodso.pipeline import prepare
 
     prep = prepare(scn, time_limit_s=time_limit_s)
-    results: list[dict[str, Any]] = []
     with _progress(quiet) as prog:
         task = prog.add_task("clearing", total=len(models))
-        for m in models:
-            prog.update(task, description=f"model {m.id}")
-            t0 = time.perf_counter()
-            res = run_model(prep, m)
+        t0 = [time.perf_counter()]
+
+        def done(res: Any) -> None:
             if not quiet and not err.is_terminal:  # no live bar: one line per model
-                err.print(
-                    f"{escape(m.id)}: {res.outcome.status} in {time.perf_counter() - t0:.1f} s"
-                )
-            results.append(
-                {
-                    "model": m.id,
-                    "family": m.family,
-                    "status": str(res.outcome.status),
-                    "iterations": res.outcome.iterations,
-                    "kpis": res.kpis,
-                }
-            )
+                took = time.perf_counter() - t0[0]
+                err.print(f"{escape(res.model.id)}: {res.outcome.status} in {took:.1f} s")
+            t0[0] = time.perf_counter()
             prog.advance(task)
-    joint = [r for r in results if r["family"] == "joint"]
-    if joint:
-        ref = min(r["kpis"]["procurement_cost_eur"] for r in joint)
-        for r in results:
-            r["kpis"]["gap_to_joint_eur"] = round(r["kpis"]["procurement_cost_eur"] - ref, 2)
-    return results, prep
+            prog.update(task, description="clearing")
 
-
-def _scenario_summary(scn, prep) -> dict[str, Any]:
-    b = prep.baseline
-    return {
-        "name": scn.config.name,
-        "digest": scn.config.digest(),
-        "config": scn.config.model_dump(mode="json"),
-        "sizes": scn.sizes(),
-        "baseline": {
-            "overload_mwh": round(b.overload_mwh(), 3),
-            "overload_transmission_mwh": round(b.overload_mwh(distribution=False), 3),
-            "overload_distribution_mwh": round(b.overload_mwh(distribution=True), 3),
-            "voltage_violations": b.voltage_violations(),
-            "voltage_violations_distribution": b.voltage_violations(distribution=True),
-            "imbalance_mwh": round(float(abs(scn.imbalance_mw).sum() * scn.dt_h), 3),
-        },
-        "registration": {
-            **prep.registry.summary(),
-            "withdrawn_mwh": round(prep.registry.withdrawn_mwh(scn), 3),
-            "grid_check_blocked_der_directions": len(prep.grid_check.reasons),
-        },
-    }
+        cmp = compare(prep, models, on_result=done)
+    return cmp.records(), prep
 
 
 @app.command()
@@ -188,7 +157,7 @@ def compare(
     scn = _build(cfg, quiet=as_json)
     results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
     doc = {
-        "scenario": _scenario_summary(scn, prep),
+        "scenario": prep.summary(),
         "results": results,
         "wall_time_s": round(time.perf_counter() - t0, 2),
     }
@@ -269,39 +238,54 @@ def _print_table(doc: dict[str, Any]) -> None:
     out.print(f"total wall time {doc['wall_time_s']} s")
 
 
+def catalogue_markdown(available: dict[str, ModelPreset]) -> str:
+    """The models as a Markdown table (the README's model list is this output)."""
+    keys = ("operator", "sequence", "d_constraints", "d_path", "priority", "interface")
+    head = "| id | name | region | family | " + " | ".join(keys) + " |"
+    rows = [head, "|" + "---|" * (4 + len(keys))]
+    for m in available.values():
+        p = m.mechanism.as_dict()
+        label = p["operator_label"] or p["operator"]
+        vals = [label if k == "operator" else str(p[k]) for k in keys]
+        rows.append(f"| {m.id} | {m.name} | {m.region} | {m.family} | " + " | ".join(vals) + " |")
+    return "\n".join(rows) + "\n"
+
+
 @app.command("models")
 def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="print a Markdown table (the README's list)")
+    ] = False,
     scenario: Annotated[
         str | None,
-        typer.Option("--scenario", "-s", help="also list the [models.ID] of this scenario"),
+        typer.Option("--scenario", "-s", help="also list the models of this scenario's file"),
     ] = None,
 ) -> None:
-    """List every registered coordination model with its mechanism parameters."""
+    """List every registered coordination model: parameters, source and description."""
     from tsodso.coordination.catalogue import CATALOGUE
 
     available = models_for(_config(scenario)) if scenario else CATALOGUE
-    rows = [m.as_dict() for m in available.values()]
     if as_json:
+        rows = [m.as_dict() for m in available.values()]
         sys.stdout.write(json.dumps({"models": rows}, indent=2) + "\n")
         return
-    table = Table()
+    if markdown:
+        sys.stdout.write(catalogue_markdown(available))
+        return
+    table = Table(show_lines=True)
     keys = ("operator_label", "sequence", "d_constraints", "d_path", "priority", "interface")
-    for c in (
-        "id",
-        "region",
-        "family",
-        "operator",
-        "sequence",
-        "d_constraints",
-        "d_path",
-        "priority",
-        "interface",
-    ):
-        table.add_column(c)
-    for r in rows:
-        p = r["parameters"]
-        table.add_row(r["id"], r["region"], r["family"], *(str(p[k]) for k in keys))
+    for c in ("id", "region", "family", "operator", *keys[1:], "source and description"):
+        table.add_column(c, overflow="fold")
+    for m in available.values():
+        p = m.mechanism.as_dict()
+        p["operator_label"] = p["operator_label"] or p["operator"]
+        text = f"{m.source}. {m.description}"
+        if m.interpretation:
+            text += f" Interpretation: {m.interpretation}"
+        table.add_row(
+            *(escape(x) for x in (m.id, m.region, m.family, *(str(p[k]) for k in keys), text))
+        )
     out.print(table)
 
 

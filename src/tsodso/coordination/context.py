@@ -174,4 +174,4 @@ def delta_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
 
 def distribution_bids(scn: Scenario) -> np.ndarray:
     """Mask of scenario bids from DERs inside a distribution feeder."""
-    return scn.grid.node_layer[scn.bids.node] >= 0
+    return np.asarray(scn.grid.node_layer[scn.bids.node] >= 0)

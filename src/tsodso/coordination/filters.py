@@ -51,7 +51,9 @@ class FilterResult:
         return {"doe_hosting_mw": round(host, 4), "doe_fairness_jain": round(jain, 4)}
 
 
-def _worsens(dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple) -> np.ndarray:
+def _worsens(
+    dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple[np.ndarray, ...]
+) -> np.ndarray:
     """(n_local_nodes, T) bool: a unit up-injection at each node worsens a stressed limit.
     A down-injection worsens where the negated effect does."""
     over, under, th = stressed
@@ -60,11 +62,11 @@ def _worsens(dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tu
     up_under = (dv2.T < -1e-12).astype(float) @ (under > 0).astype(float) > 0
     s = np.sign(pflow) * (th > 0)
     up_th = (dflow.T @ s) > 1e-12
-    return up_over | up_under | up_th
+    return np.asarray(up_over | up_under | up_th)
 
 
 def _down_worsens(
-    dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple
+    dv2: np.ndarray, dflow: np.ndarray, pflow: np.ndarray, stressed: tuple[np.ndarray, ...]
 ) -> np.ndarray:
     return _worsens(-dv2, -dflow, pflow, stressed)
 

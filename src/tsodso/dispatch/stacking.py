@@ -131,7 +131,7 @@ def _fit_storage(scn: Scenario, high: np.ndarray, low: np.ndarray) -> np.ndarray
         with np.errstate(divide="ignore", invalid="ignore"):
             factor[stor, t] = np.where(np.abs(want) > EPS, allowed / want, 1.0)
         soc = base + allowed
-    return np.clip(factor, 0.0, 1.0)
+    return np.asarray(np.clip(factor, 0.0, 1.0))
 
 
 def cut_table(scn: Scenario, p: Purchase, lost: np.ndarray, reason: np.ndarray) -> pd.DataFrame:

@@ -79,7 +79,7 @@ class Envelope:
     @property
     def hosting_mw(self) -> np.ndarray:
         """Total hosting per period (T,)."""
-        return self.limit_mw.sum(axis=0)
+        return np.asarray(self.limit_mw.sum(axis=0))
 
     def jain(self) -> float:
         """Jain's fairness index among customers, averaged over periods (1 = all equal)."""

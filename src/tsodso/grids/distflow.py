@@ -24,7 +24,7 @@ class FeederState:
 
     @property
     def vm_pu(self) -> np.ndarray:
-        return np.sqrt(np.maximum(self.v2, 0.0))
+        return np.asarray(np.sqrt(np.maximum(self.v2, 0.0)))
 
 
 def lindistflow(

@@ -57,7 +57,7 @@ class Registry:
     def bid_caps(self, scn: Scenario) -> np.ndarray:
         """Each scenario bid's quantity within its DER's prequalified capacity."""
         b = scn.bids
-        return np.minimum(b.q_max_mw, self.capacity_mw[b.der])
+        return np.asarray(np.minimum(b.q_max_mw, self.capacity_mw[b.der]))
 
     def apply(self, scn: Scenario) -> Scenario:
         """The scenario with only prequalified offers (capped; rejected units' removed)."""

@@ -102,8 +102,8 @@ def run_sweep(
             if on_done:
                 on_done(p["name"])
         return rows
-    import dask
-    from dask import delayed
+    from dask.base import compute
+    from dask.delayed import delayed
 
     jobs = [delayed(run_point)(p, model_ids) for p in payload]
     if scheduler is not None:
@@ -112,7 +112,7 @@ def run_sweep(
         with Client(scheduler) as client:
             results = client.gather(client.compute(jobs))
     else:
-        results = dask.compute(*jobs, scheduler="processes", num_workers=workers)
+        results = compute(*jobs, scheduler="processes", num_workers=workers)
     if on_done:
         for p in payload:
             on_done(p["name"])

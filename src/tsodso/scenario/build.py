@@ -3,7 +3,8 @@
 Owns: the (seeded, synthetic where the data has no answer) choices that turn a grid into a
 flexibility market: which DERs exist, their baselines, headroom and bid prices, and the TSO
 imbalance. Prices and the imbalance are synthetic and labelled so; grids and profiles are
-simbench's 2016 data. Must not: clear markets or run power flows.
+simbench's 2016 data. Runs AC power flows only to fix each transformer's tap for the day
+(``_set_daily_taps``: the operators' day-ahead OLTC schedule). Must not: clear markets.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class Scenario:
 
     @property
     def periods(self) -> int:
-        return self.node_p0_mw.shape[1]
+        return int(self.node_p0_mw.shape[1])
 
     def node_injection_mw(self, delta_mw: np.ndarray | None = None) -> np.ndarray:
         """Actual net injection per node (N, T): baseline, minus the imbalance where it
@@ -48,7 +48,7 @@ class Scenario:
         losses neglected (a line-TDI feeder's root is a transmission node: not counted)."""
         f = self.grid.feeders[fpos]
         nodes = f.nodes[1:] if f.root_is_tdi else f.nodes
-        return -injection_mw[nodes].sum(axis=0)
+        return np.asarray(-injection_mw[nodes].sum(axis=0))
 
     def sizes(self) -> dict[str, int]:
         g = self.grid

@@ -112,7 +112,7 @@ def historical_baseline(
     shift = np.where(window, met - avg, 0.0).sum(axis=1) / safe_n
     cap = adjustment_cap * np.where(window, np.abs(avg), 0.0).sum(axis=1) / safe_n
     adjustment = np.where(n > 0, np.clip(shift, -cap, cap), 0.0)
-    return avg + adjustment[:, None]
+    return np.asarray(avg + adjustment[:, None])
 
 
 def mbma_baseline(
@@ -172,7 +172,7 @@ def delivered_mw(baseline_mw: np.ndarray, metered_mw: np.ndarray) -> np.ndarray:
     base = _mw("baseline_mw", baseline_mw)
     met = _mw("metered_mw", metered_mw)
     _same_shape(base.shape, metered_mw=met)
-    return met - base
+    return np.asarray(met - base)
 
 
 def baseline_error(

@@ -34,7 +34,7 @@ def split_cents(total: int, weights: np.ndarray) -> np.ndarray:
     rest = int(total - base.sum())
     order = np.argsort(-(exact - base), kind="stable")
     base[order[:rest]] += 1
-    return base
+    return np.asarray(base)
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,15 @@ class AcResult:
     converged: np.ndarray  # (T,) bool; results of unconverged periods are not counted
 
     def __post_init__(self) -> None:
-        # a period whose power flow diverged says nothing about limits: blank it out
+        # a period whose power flow diverged says nothing about limits: blank it out (in
+        # copies: the arrays handed in stay as they were)
         bad = ~self.converged
         if bad.any():
-            self.vm_pu[bad] = np.nan
-            self.branch_loading[bad] = np.nan
+            vm, loading = self.vm_pu.copy(), self.branch_loading.copy()
+            vm[bad] = np.nan
+            loading[bad] = np.nan
+            object.__setattr__(self, "vm_pu", vm)
+            object.__setattr__(self, "branch_loading", loading)
 
     def overload_mwh(self, distribution: bool | None = None) -> float:
         """Energy above rating, sum over branches and periods (MVA taken as MW, pf ~ 1)."""

@@ -51,7 +51,7 @@ EPS = 1e-6
 
 
 def _feeder_of_bids(scn: Scenario, bids: BidTable) -> np.ndarray:
-    return scn.grid.node_layer[bids.node]
+    return np.asarray(scn.grid.node_layer[bids.node])
 
 
 def _curves(
@@ -148,9 +148,8 @@ def _curves(
 
 def _cost_by_period(c: Clearing, T: int) -> np.ndarray:
     b = c.bids
-    return np.bincount(b.period, c.accepted_mw * b.price_eur_per_mwh * c.dt_h, T) + np.nan_to_num(
-        c.penalty_eur_by_period
-    )
+    bid_cost = np.bincount(b.period, c.accepted_mw * b.price_eur_per_mwh * c.dt_h, T)
+    return np.asarray(bid_cost + np.nan_to_num(c.penalty_eur_by_period))
 
 
 def _feeder_cost_by_period(c: Clearing, mask: np.ndarray, T: int) -> np.ndarray:
