@@ -43,3 +43,21 @@ def feeder_case(**overrides: Any) -> Scenario:
         **overrides,
     }
     return build_scenario(config_from_dict(cfg))
+
+
+_ALL_MODELS: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def all_model_kpis(preset: str) -> dict[str, dict[str, Any]]:
+    """KPIs of every named model on a preset, run once per test session (the catalogue
+    property and equivalence tests share them)."""
+    if preset not in _ALL_MODELS:
+        from tsodso.coordination.catalogue import CATALOGUE
+        from tsodso.pipeline import run_model
+
+        prep = prepare(build_scenario(load_config(preset)))
+        _ALL_MODELS[preset] = {
+            mid: {"status": str(r.outcome.status), **r.kpis}
+            for mid, r in ((mid, run_model(prep, mid)) for mid in CATALOGUE)
+        }
+    return _ALL_MODELS[preset]

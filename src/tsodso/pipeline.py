@@ -25,6 +25,7 @@ from tsodso.exchange.messages import MessageLog
 from tsodso.grids.forecast import GridForecast
 from tsodso.kpi.metrics import compute_kpis
 from tsodso.kpi.tables import run_tables
+from tsodso.kpi.unmet import unmet_needs
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
 from tsodso.registration.grid import GridCheck, static_hosting_check
@@ -117,7 +118,7 @@ class RunResult:
         stacking, set-points, metering, baselines, settlement, ledger, statements, node
         voltages, branch loadings, unmet imbalance, messages, steps, kpis)."""
         p = self.prepared
-        return run_tables(
+        tables = run_tables(
             p.scn,
             p.registry,
             p.grid_check,
@@ -126,6 +127,17 @@ class RunResult:
             self.life,
             self.ac,
             self.kpis,
+        )
+        tables["unmet_needs"] = self.unmet_needs()
+        return tables
+
+    def unmet_needs(self) -> pd.DataFrame:
+        """Every need the run leaves unmet, with the reason (``kpi.unmet``)."""
+        p = self.prepared
+        m = p.ac_model
+        branches = ([str(k) for k in m.branch_kind], [int(e) for e in m.branch_element])
+        return unmet_needs(
+            p.scn, p.forecast, self.model.mechanism, self.outcome, self.life, self.ac, branches
         )
 
 
@@ -166,5 +178,5 @@ def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = Fal
         out_of_service=prep.realtime.out_of_service,
     )
     wall = time.perf_counter() - t0
-    kpis = compute_kpis(scn, outcome, messages, life, ac, wall)
+    kpis = compute_kpis(scn, outcome, messages, life, ac, wall, prep.forecast)
     return RunResult(preset, outcome, messages, life, ac, kpis, prep)

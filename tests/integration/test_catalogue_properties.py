@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import all_model_kpis
 from tsodso.coordination.catalogue import CATALOGUE, ModelPreset
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.build import build_scenario
@@ -81,18 +82,53 @@ def test_residual_breaches_filtered_and_aggregated_do_not(heavy_d: Prepared) -> 
         assert k["voltage_violations_distribution"] == 0
 
 
-def test_joint_is_cheapest_among_schemes_within_limits(heavy_d: Prepared) -> None:
-    joint = _k(heavy_d, "smartnet-d")
-    assert joint["overload_mwh"] < 0.05 and joint["voltage_violations"] == 0
-    compared = 0
-    for mid in [*CATALOGUE, FILTERED]:
-        k = _k(heavy_d, mid)
-        ok = (
-            k["unresolved_imbalance_mwh"] < 1e-3
-            and k["overload_mwh"] < 1e-3
-            and k["voltage_violations"] == 0
+# After the AC check the joint market is no longer exactly the cheapest: its LinDistFlow
+# and DC models err (lossless, calibrated at the baseline only), and a model can be lucky
+# where the linear model was pessimistic. Measured on these presets: within 0.01 %.
+REALISED_TOLERANCE = 0.01
+
+
+@pytest.mark.parametrize(
+    "preset", ["no-d-congestion", "heavy-d-congestion", "t-congestion-d-flex", "discriminating"]
+)
+def test_joint_has_the_least_cost_to_serve_of_every_model(preset: str) -> None:
+    """MODELS.md section 7.1 over every named model, none skipped: a model that buys less
+    pays for the needs it leaves unmet at the same penalty prices."""
+    kpis = all_model_kpis(preset)
+    joint = kpis["smartnet-d"]
+    for mid, k in kpis.items():
+        assert k["status"] == "optimal", mid
+        # exactly, on the markets' own valuation (the joint LP's objective)
+        assert (
+            joint["market_cost_to_serve_eur"] <= k["market_cost_to_serve_eur"] * (1 + 1e-6) + 1e-6
+        ), mid
+        # within a stated tolerance on what the AC check and the delivery measure
+        floor = joint["cost_to_serve_eur"] * (1 - REALISED_TOLERANCE)
+        assert k["cost_to_serve_eur"] >= floor, (
+            mid,
+            k["cost_to_serve_eur"],
+            joint["cost_to_serve_eur"],
         )
-        if ok:
-            compared += 1
-            assert joint["procurement_cost_eur"] <= k["procurement_cost_eur"] * (1 + 1e-6), mid
-    assert compared >= 2  # joint itself and at least one other scheme
+
+
+def test_dso_first_equals_central_without_distribution_needs(no_d: Prepared) -> None:
+    """With no distribution need the DSO's market buys nothing, so forwarding every bid to
+    the TSO is the central market; forwarded storage keeps its state of charge, so nothing
+    is cut (the stacking of a TSO step used to cut feasible battery schedules)."""
+    central = _k(no_d, "smartnet-a")
+    for path in ("residual", "filtered"):
+        mech = Mechanism(
+            operator="separate",
+            sequence="dso_then_tso",
+            d_constraints="full",
+            d_path=path,
+            priority="dso",
+            interface="curve",
+        )
+        preset = ModelPreset("dso-first", "DSO first", "-", "test", "-", mech)
+        k = _k(no_d, preset)
+        assert k["stacking_cut_mwh"] == 0.0, path
+        assert k["procurement_cost_eur"] == pytest.approx(central["procurement_cost_eur"], rel=1e-6)
+        assert k["unresolved_imbalance_mwh"] == pytest.approx(
+            central["unresolved_imbalance_mwh"], abs=1e-6
+        )

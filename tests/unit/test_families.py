@@ -32,19 +32,24 @@ BASE = {"operator": "separate", "d_constraints": "full", "priority": "dso"}
 # one unsupported point per family, and what its refusal must name
 REFUSED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "central": (
-        {"operator": "tso", "sequence": "single", "d_constraints": "full", "d_path": "platform"},
-        ["d_constraints = 'full'", "d_path = 'platform'"],
+        {
+            "operator": "tso",
+            "sequence": "single",
+            "d_constraints": "interface_aggregate",
+            "d_path": "platform",
+        },
+        ["d_constraints = 'interface_aggregate'", "d_path = 'platform'"],
     ),
     "local": (
         {"operator": "dso", "sequence": "single", "d_path": "direct", "dso_correction": True},
         ["d_path = 'direct'", "dso_correction = true"],
     ),
     "joint": (
-        {"operator": "separate", "sequence": "joint", "d_path": "residual"},
+        {"operator": "separate", "sequence": "joint", "d_path": "residual", "interface": "joint"},
         ["operator = 'separate'", "d_path = 'residual'"],
     ),
     "sequential": (
-        {"sequence": "dso_then_tso", "d_path": "platform"},
+        {"sequence": "dso_then_tso", "d_path": "platform", "interface": "curve"},
         ["d_path = 'platform'"],
     ),
     "parallel": (
@@ -52,11 +57,21 @@ REFUSED: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["d_path = 'aggregated'", "d_constraints = 'interface_aggregate'"],
     ),
     "iterative": (
-        {"sequence": "iterative", "d_path": "direct", "d_constraints": "doe"},
+        {
+            "sequence": "iterative",
+            "d_path": "direct",
+            "d_constraints": "doe",
+            "interface": "priced_flow",
+        },
         ["d_path = 'direct'", "d_constraints = 'doe'"],
     ),
     "implicit": (
-        {"sequence": "implicit", "d_path": "implicit", "d_constraints": "traffic_light"},
+        {
+            "sequence": "implicit",
+            "d_path": "implicit",
+            "d_constraints": "traffic_light",
+            "interface": "priced_flow",
+        },
         ["d_constraints = 'traffic_light'"],
     ),
 }
@@ -107,7 +122,7 @@ region = "EU"
 source = "s"
 operator = "tso"
 sequence = "single"
-d_constraints = "full"
+d_constraints = "interface_aggregate"
 d_path = "direct"
 description = "x"
 [models.worse]
@@ -123,3 +138,26 @@ description = "x"
     with pytest.raises(CatalogueError) as err:
         load_catalogue(text)
     assert "models.bad" in str(err.value) and "models.worse.source" in str(err.value)
+
+
+def test_commercial_needs_and_highest_value_belong_to_one_market() -> None:
+    """Only a market that serves everyone (the joint family) clears commercial needs, and
+    allocation by value needs a commercial buyer to mean anything."""
+    seq = {**BASE, "sequence": "dso_then_tso", "d_path": "aggregated", "interface": "curve"}
+    value = {
+        **BASE,
+        "operator": "independent",
+        "sequence": "joint",
+        "d_path": "platform",
+        "interface": "joint",
+        "priority": "highest_value",
+    }
+    models = {
+        "seq": {**seq, "needs": ["balancing", "commercial"]},
+        "value": value,
+    }
+    with pytest.raises(ScenarioConfigError) as err:
+        models_for(config_from_dict({"models": models}))
+    text = "\n".join(err.value.problems)
+    assert "models.seq: needs = 'commercial'" in text
+    assert "models.value: priority = 'highest_value' without the 'commercial' need" in text

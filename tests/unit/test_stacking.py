@@ -67,3 +67,27 @@ def test_battery_energy_is_sold_once(case) -> None:  # type: ignore[no-untyped-d
     assert soc[-1] == pytest.approx(soc0)
     # payments follow what stands
     assert by["TSO"].payments_eur.sum() == pytest.approx(t_acc.sum() * 50 * dt)
+
+
+def test_a_schedule_that_fits_beside_the_higher_ranked_one_stands_whole(case) -> None:  # type: ignore[no-untyped-def]
+    """A lower-ranked step that saw what was bought before it plans its own charging: a
+    discharge now and a recharge later that keep the battery within [0, E] and end the day
+    at soc0 stand in full (the per-period rule cut such schedules before issue 12)."""
+    scn = case
+    d = scn.ders
+    bat = int(np.flatnonzero(d.coupling == COUPLING_STORAGE)[0])
+    eff, dt = float(d.efficiency[bat]), scn.dt_h
+    n = len(scn.bids)
+    tso = np.zeros(n)
+    q_up = 0.2
+    tso[_bid(scn, bat, 1, 0)] = q_up  # discharge first ...
+    q_dn = q_up / eff / eff  # ... and recharge exactly what it took, later
+    tso[_bid(scn, bat, -1, 2)] = q_dn
+    purchases = (
+        Purchase("DSO", "dso", np.zeros(n), np.zeros(n)),
+        Purchase("TSO", "tso", tso, tso * 50 * dt),
+    )
+    st = stack(scn, purchases, get_model("ferc-dso").mechanism)
+    by = {p.buyer: p for p in st.purchases}
+    assert np.allclose(by["TSO"].accepted_mw, tso)
+    assert len(st.cuts) == 0

@@ -373,6 +373,11 @@ def define_der_coupling(c: _Ctx) -> None:
         vals = np.concatenate([np.ones(ns * T), -np.ones(len(ri)), coef])
         rhs = np.zeros((ns, T))
         rhs[:, 0] = ders.soc0_mwh[stor]
+        if c.spec.committed_mw is not None:
+            # energy an earlier step already bought from these batteries (discharge > 0)
+            cm = c.spec.committed_mw[stor]
+            e = ders.efficiency[stor][:, None]
+            rhs -= np.where(cm > 0, cm * dt / e, cm * dt * e)
         lp.add_constraints("DER-storage_soc", rows, cols, vals, ns * T, rhs.ravel(), rhs.ravel())
     shift = np.flatnonzero(ders.coupling == COUPLING_SHIFT)
     k = np.flatnonzero(np.isin(b.der, shift))

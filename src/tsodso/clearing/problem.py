@@ -55,6 +55,8 @@ class MarketProblem:
       LinDistFlow, with their ``voltage`` band and ``d_thermal`` limits;
     - ``tdi_schedule_mw``: per feeder, the TDI import (T,) it must hold (interface rows);
     - ``ders``: the DER table, for the energy coupling of storage and shiftable units;
+    - ``committed_mw`` (D, T): per DER, the signed injection an earlier step already bought
+      from it, so that its state of charge here starts from what is left (``None``: none);
     - ``forecast``: the operators' forecast that calibrates the grid models (``None``:
       uncalibrated, 1 pu roots);
     - ``penalties``: prices of unmet needs; ``voltage_margin_pu`` the DSO's security margin.
@@ -76,6 +78,7 @@ class MarketProblem:
     forecast: GridForecast | None = None
     voltage_margin_pu: float = 0.0
     time_limit_s: float = 300.0
+    committed_mw: np.ndarray | None = None
 
     @property
     def periods(self) -> int:
@@ -112,7 +115,12 @@ class MarketProblem:
                 )
             ).encode()
         )
-        arrays: list[np.ndarray | None] = [self.injection_mw, self.q_mvar, self.imbalance_mw]
+        arrays: list[np.ndarray | None] = [
+            self.injection_mw,
+            self.q_mvar,
+            self.imbalance_mw,
+            self.committed_mw,
+        ]
         if self.forecast is not None:
             arrays += [
                 self.forecast.root_vm_pu,

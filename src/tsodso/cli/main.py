@@ -333,6 +333,9 @@ def run(
     for k in KPI_KEYS:
         out.print(f"  {k:28s} {result.kpis[k]}")
     _print_lifecycle(prep, result)
+    from tsodso.kpi.unmet import summary
+
+    out.print(f"[bold]unmet needs[/]: {escape(summary(result.unmet_needs()))}")
     if "doe_summary" in extra:
         d = extra["doe_summary"]
         out.print("[bold]DOEs[/] (mean total hosting MW over periods, AC-verified; Jain index):")

@@ -17,8 +17,10 @@ import numpy as np
 from tsodso.clearing.market import Clearing, clear_market, merge_clearings, split_by_feeder
 from tsodso.clearing.problem import MarketProblem, PenaltyPrices
 from tsodso.coordination.areas import map_areas
+from tsodso.coordination.protocol import Protocol
 from tsodso.grids.forecast import GridForecast
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import DSO, IDSO
 from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
 from tsodso.schema.tables import BidTable
 
@@ -75,6 +77,18 @@ class MarketContext:
         flat = GridForecast.flat([f.n for f in scn.grid.feeders], scn.periods)
         return cls(scn, flat, time_limit_s)
 
+    def forecast_for(self, mech: Mechanism | None) -> GridForecast:
+        """The forecast the clearing operator of ``mech`` holds. With ``d_model =
+        planning`` (an operator other than the DSOs, clearing with the network data they
+        send it) the feeders' models lack the DSOs' calibration to their AC state estimate:
+        the same root voltages (a transmission-level forecast), no LinDistFlow offsets."""
+        if mech is None or mech.d_model == "operational":
+            return self.forecast
+        fc = self.forecast
+        return GridForecast(
+            fc.root_vm_pu, tuple(np.zeros_like(o) for o in fc.v2_offset), fc.t_rating_factor
+        )
+
     def problem(
         self,
         bids: BidTable,
@@ -89,11 +103,13 @@ class MarketContext:
         imbalance_mw: np.ndarray | None = None,
         tdi_schedule_mw: dict[int, np.ndarray] | None = None,
         penalties: PenaltyPrices | None = None,
+        committed_mw: np.ndarray | None = None,
     ) -> MarketProblem:
         """The clearing of ``bids`` for the needs of ``mech`` (default: every need of the
         TSO and DSO; each overridable), from the forecast moved by activations already
         decided (``base_delta_mw``, (N, T)): these also reduce the imbalance left to cover
-        unless ``imbalance_mw`` says otherwise."""
+        unless ``imbalance_mw`` says otherwise. ``committed_mw`` (D, T): what earlier steps
+        bought from each DER (signed), which its state of charge here must allow for."""
         needs = set(ALL_NEEDS if mech is None else mech.needs)
         scn = self.scn
         balance = "balancing" in needs if balance is None else balance
@@ -122,9 +138,10 @@ class MarketContext:
             voltage="voltage" in needs if voltage is None else voltage,
             d_thermal="d_congestion" in needs if d_thermal is None else d_thermal,
             tdi_schedule_mw=tdi_schedule_mw or {},
-            forecast=self.forecast,
+            forecast=self.forecast_for(mech),
             voltage_margin_pu=scn.config.d_voltage_margin_pu,
             time_limit_s=self.time_limit_s,
+            committed_mw=committed_mw,
         )
 
     def dso_problem(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketProblem:
@@ -157,6 +174,28 @@ class MarketContext:
         return hit
 
 
+def distribution_operator(ctx: MarketContext, mech: Mechanism, proto: Protocol) -> str:
+    """Who runs the distribution markets of ``mech``: the DSO, or an independent DSO (an
+    actor separate from the grid's owner: the DSO hands it every feeder's model and its
+    operational status, the exchange the sources name as the IDSO's cost)."""
+    if mech.operator != "idso":
+        return DSO
+    for fpos in ctx.all_feeders:
+        proto.network_model("idso handover", DSO, IDSO, fpos)
+        proto.data(
+            "idso handover",
+            DSO,
+            IDSO,
+            "network_status",
+            {
+                "feeder": ctx.scn.grid.feeders[fpos].id,
+                "root_vm_pu": ctx.forecast.root_vm_pu[fpos],
+                "v2_offset": ctx.forecast.v2_offset[fpos],
+            },
+        )
+    return IDSO
+
+
 def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Values of a sub-table (rows ``index`` of a table of ``n``) back onto the full table."""
     out = np.zeros(n)
@@ -169,6 +208,14 @@ def delta_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
     d = np.zeros((scn.grid.n_nodes, scn.periods))
     b = scn.bids
     np.add.at(d, (b.node, b.period), b.direction * accepted_mw)
+    return d
+
+
+def der_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
+    """Signed injection change per DER and period (D, T) of accepted scenario bids."""
+    d = np.zeros((len(scn.ders), scn.periods))
+    b = scn.bids
+    np.add.at(d, (b.der, b.period), b.direction * accepted_mw)
     return d
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tsodso.coordination.families import family_of
+from tsodso.coordination.families.parallel import conflict_rule
 from tsodso.coordination.outcome import Purchase
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import DSO, TSO
@@ -59,7 +60,7 @@ class Stack:
 def priority_order(mech: Mechanism, purchases: tuple[Purchase, ...]) -> list[int]:
     """Positions of ``purchases`` from the highest priority to the lowest."""
     if family_of(mech) == "parallel":
-        first = TSO if mech.conflict_rule == "tso_first" else DSO
+        first = TSO if conflict_rule(mech) == "tso_first" else DSO
     else:
         first = {"dso": DSO, "tso": TSO}.get(mech.priority, "")
     idx = list(range(len(purchases)))
@@ -107,6 +108,17 @@ def _fit_storage(scn: Scenario, high: np.ndarray, low: np.ndarray) -> np.ndarray
     d = scn.ders
     factor = np.ones_like(low)
     stor = np.flatnonzero((d.coupling == COUPLING_STORAGE) & (np.abs(low) > EPS).any(axis=1))
+    # a battery whose flows of both ranks together keep it within [0, E] and end the day at
+    # or above soc0 keeps them all (a clearing that saw what was bought before it, e.g. a
+    # TSO step after the DSO's, plans its own charging; the per-period rule below cannot
+    # see that and would cut a feasible schedule)
+    together = d.soc0_mwh[stor][:, None] + np.cumsum(high[stor] + low[stor], axis=1)
+    fine = (
+        (together >= -EPS).all(axis=1)
+        & (together <= d.energy_mwh[stor][:, None] + EPS).all(axis=1)
+        & (together[:, -1] >= d.soc0_mwh[stor] - EPS)
+    )
+    stor = stor[~fine]
     if not len(stor):
         return factor
     hi_e, soc0 = d.energy_mwh[stor], d.soc0_mwh[stor]

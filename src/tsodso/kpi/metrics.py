@@ -2,7 +2,10 @@
 outcome, what happened after the clearing (stacking, delivery, settlement) and the AC check
 of what was delivered.
 
-Market figures (procurement cost, its split) are as the markets cleared; physical figures
+The headline is ``cost_to_serve_eur`` (``kpi.cost``): procurement plus every need left
+unmet at the same penalty prices for every model; ``market_cost_to_serve_eur`` is the same
+on the joint market's own linear model. Market figures (procurement cost, its split) are as
+the markets cleared; physical figures
 (imbalance, violations, curtailment) are as delivered; settled figures are from the ledger.
 social_welfare_eur is minus the social cost of the day: the providers' activation cost at
 their bid prices for the activations that stood, plus unresolved imbalance at the value of
@@ -17,6 +20,8 @@ import numpy as np
 
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.messages import MessageLog
+from tsodso.grids.forecast import GridForecast
+from tsodso.kpi.cost import cost_to_serve, market_valuation, voltage_excess_pu2h
 from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import DSO
@@ -24,6 +29,7 @@ from tsodso.validation.ac import AcResult
 
 #: the KPI keys every run reports, in table order
 KPI_KEYS = (
+    "cost_to_serve_eur",
     "procurement_cost_eur",
     "tso_cost_eur",
     "dso_cost_eur",
@@ -43,13 +49,6 @@ KPI_KEYS = (
 )
 
 
-def voltage_excess_pu2h(ac: AcResult) -> float:
-    """Sum over node-intervals of the squared-voltage distance outside the band, times dt."""
-    v2 = ac.vm_pu**2
-    ex = np.maximum(v2 - ac.node_vmax**2, 0.0) + np.maximum(ac.node_vmin**2 - v2, 0.0)
-    return float(np.nansum(ex) * ac.dt_h)
-
-
 def compute_kpis(
     scn: Scenario,
     out: ModelOutcome,
@@ -57,6 +56,7 @@ def compute_kpis(
     life: Lifecycle,
     ac: AcResult,
     wall_time_s: float,
+    forecast: GridForecast,
 ) -> dict[str, float | int | None]:
     """All KPIs of one run as a flat dict (KPI_KEYS first, then diagnostics). DOE KPIs are
     None for models that do not use envelopes."""
@@ -83,10 +83,15 @@ def compute_kpis(
     n_messages = messages.count + life.messages.count
     message_bytes = messages.total_bytes + life.messages.total_bytes
     settled = life.settlement.kpis()
+    parties = {p.buyer for p in out.purchases} | {
+        x for t in out.transfers for x in (t.payer, t.payee)
+    }
+    cts = cost_to_serve(scn, {p: out.cost_of(p) for p in sorted(parties)}, unresolved, ac)
     errors = {
         f"baseline_mae_{m}_mw": round(e["mae_mw"], 5) for m, e in life.baseline_errors.items()
     }
     return {
+        "cost_to_serve_eur": cts.pop("cost_to_serve_eur"),
         "procurement_cost_eur": round(out.procurement_cost_eur, 2),
         "tso_cost_eur": round(out.tso_cost_eur, 2),
         "dso_cost_eur": round(out.dso_cost_eur, 2),
@@ -104,6 +109,8 @@ def compute_kpis(
         "message_bytes": message_bytes,
         "wall_time_s": round(wall_time_s, 3),
         # diagnostics
+        **cts,
+        "market_cost_to_serve_eur": round(market_valuation(scn, forecast, standing), 2),
         "market_messages": messages.count,
         "market_unmet_imbalance_mwh": round(float(np.abs(out.unmet_imbalance_mw).sum() * dt), 4),
         "activation_cost_eur": round(activation_cost, 2),

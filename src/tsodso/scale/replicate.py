@@ -113,6 +113,7 @@ def replicate(ctx: MarketContext, copies: int) -> MarketContext:
         node_p0_mw=p0,
         node_q0_mvar=q0,
         imbalance_mw=scn.imbalance_mw * copies,
+        brp_position_mw=None if scn.brp_position_mw is None else scn.brp_position_mw * copies,
         imbalance_share=share,
         ders=ders,
         bids=bids,

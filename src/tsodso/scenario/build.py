@@ -197,8 +197,18 @@ def _build_ders(
         sp = prof.sgen_p_mw.to_numpy()
         sgen_node = grid.bus_to_node.loc[net.sgen.bus].to_numpy()
         types = net.sgen.type.astype(str).to_numpy() if "type" in net.sgen else None
+        # transmission-connected generators that do not offer (a draw of its own, so that
+        # the share leaves every other draw of the scenario as it was)
+        share = cfg.ders.transmission_flex_share
+        silent = np.zeros(len(net.sgen), dtype=bool)
+        if share < 1.0:
+            in_t = grid.node_layer[sgen_node] < 0
+            draw = np.random.default_rng([cfg.seed, 1]).random(len(net.sgen))
+            silent = in_t & (draw >= share)
         for j, idx in enumerate(net.sgen.index):
             if not bool(net.sgen.in_service.iloc[j]) or net.sgen.p_mw.iloc[j] <= 0:
+                continue
+            if silent[j]:
                 continue
             kind = _sgen_kind(types[j]) if types is not None else "other_gen"
             p = sp[:, j]
@@ -288,8 +298,25 @@ def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
         and cfg.d_rating_scale == 1.0
         and cfg.d_vmin_pu is None
         and cfg.d_vmax_pu is None
+        and not cfg.t_line_derate
     ):
         return net
+    hv_all = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
+    bad = [
+        f"t_line_derate.{k}: expected the pandapower index of a transmission line "
+        f"(>= {cfg.transmission_min_kv} kV)"
+        for k in cfg.t_line_derate
+        if not k.isdigit()
+        or int(k) not in net.line.index
+        or not hv_all[net.line.index.get_loc(int(k))]
+    ]
+    bad += [
+        f"t_line_derate.{k} = {v}: expected a factor in (0, 1]"
+        for k, v in cfg.t_line_derate.items()
+        if not 0 < v <= 1
+    ]
+    if bad:
+        raise ScenarioConfigError(cfg.name, bad)
     net = copy.deepcopy(net)
     mv = net.bus.vn_kv < cfg.transmission_min_kv
     if cfg.d_vmin_pu is not None:
@@ -299,6 +326,8 @@ def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
     hv = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
     net.line.loc[hv, "max_i_ka"] *= cfg.t_rating_scale
     net.line.loc[~hv, "max_i_ka"] *= cfg.d_rating_scale
+    for k, v in cfg.t_line_derate.items():
+        net.line.loc[int(k), "max_i_ka"] *= v
     return net
 
 
@@ -404,4 +433,17 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         ders=ders,
         bids=bids_from_ders(ders),
         aggregator_names=tuple(f"dera-{i + 1}" for i in range(cfg.aggregators)),
+        **_brp_positions(cfg, imbalance),
     )
+
+
+def _brp_positions(cfg: ScenarioConfig, imbalance: np.ndarray) -> dict[str, np.ndarray]:
+    """Each BRP's share of the imbalance (fixed weights for the day) and its value of
+    closing it, from a draw of their own (every other draw of the scenario is unchanged).
+    Synthetic, labelled so in the config's description."""
+    rng = np.random.default_rng([cfg.seed, 2])
+    c = cfg.commercial
+    weights = rng.dirichlet(np.ones(cfg.aggregators))
+    value = rng.uniform(c.value_low_eur_per_mwh, c.value_high_eur_per_mwh, cfg.aggregators)
+    position = np.outer(weights, imbalance) * c.brp_share_of_imbalance
+    return {"brp_position_mw": position, "brp_value_eur_per_mwh": value}

@@ -32,6 +32,16 @@ class Scenario:
     ders: DerTable
     bids: BidTable
     aggregator_names: tuple[str, ...]
+    # commercial parties: one BRP per aggregator's portfolio, its open position per period
+    # (A, T; a share of ``imbalance_mw``, same sign convention) and the value it puts on
+    # closing it (A,; EUR/MWh). None: no commercial positions.
+    brp_position_mw: np.ndarray | None = None
+    brp_value_eur_per_mwh: np.ndarray | None = None
+
+    @property
+    def brp_names(self) -> tuple[str, ...]:
+        """The balance responsible parties, one per aggregator's portfolio."""
+        return tuple(f"brp-{a.split('-', 1)[-1]}" for a in self.aggregator_names)
 
     @property
     def periods(self) -> int:

@@ -8,4 +8,5 @@ from typing import Final
 TSO: Final = "TSO"
 DSO: Final = "DSO"
 MO: Final = "MO"  # market operator: an ISO/RTO, AEMO, an exchange, a common platform
+IDSO: Final = "IDSO"  # independent DSO: runs the distribution market, does not own the grid
 DERS: Final = "DERs"  # the units themselves, as one party of the dispatch messages

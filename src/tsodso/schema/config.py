@@ -39,6 +39,13 @@ class DerMix(_Strict):
     curtailable_generation: bool = Field(
         True, description="every distribution- and HV-connected static generator offers flexibility"
     )
+    transmission_flex_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of transmission-connected generators that offer flexibility "
+        "(a seeded draw; 1 = all)",
+    )
     battery_share: float = Field(0.25, ge=0, le=1, description="share of load nodes with a battery")
     battery_mw: float = Field(0.4, gt=0, description="battery power per site (MW)")
     battery_hours: float = Field(2.0, gt=0, description="battery energy / power (h)")
@@ -131,6 +138,32 @@ class Settlement(_Strict):
         return self
 
 
+class Commercial(_Strict):
+    """Balance responsible parties (one per aggregator's portfolio) and their positions: a
+    share of the TSO's imbalance is theirs. Where a model's market serves ``commercial``
+    needs, a BRP closes its position there when the market's price is worth it (synthetic
+    values, labelled so: the imbalance price a BRP expects to avoid)."""
+
+    brp_share_of_imbalance: float = Field(
+        0.5, ge=0, le=1, description="share of the TSO imbalance that is open BRP positions"
+    )
+    value_low_eur_per_mwh: float = Field(
+        40.0, ge=0, description="lowest value a BRP puts on closing its position (EUR/MWh)"
+    )
+    value_high_eur_per_mwh: float = Field(
+        150.0, ge=0, description="highest such value (EUR/MWh); values drawn between the two"
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Commercial:
+        if self.value_high_eur_per_mwh < self.value_low_eur_per_mwh:
+            raise ValueError(
+                f"value_high_eur_per_mwh = {self.value_high_eur_per_mwh} is below "
+                f"value_low_eur_per_mwh = {self.value_low_eur_per_mwh}"
+            )
+        return self
+
+
 class Event(_Strict):
     """Something that happens in real time, after the markets cleared, and switches the
     operators to contingency rules in its periods (``operation.contingency``)."""
@@ -180,6 +213,11 @@ class ScenarioConfig(_Strict):
     renewable_scale: float = Field(1.0, gt=0, description="factor on every generator profile")
     load_scale: float = Field(1.0, gt=0, description="factor on every load profile")
     t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission line ratings")
+    t_line_derate: dict[str, float] = Field(
+        default_factory=dict,
+        description="further factor on single transmission lines, by pandapower line index "
+        '(e.g. a dynamic rating or a line in maintenance): {"1286" = 0.9}',
+    )
     d_rating_scale: float = Field(1.0, gt=0, description="factor on distribution line ratings")
     transmission_min_kv: float = Field(60.0, gt=0, description="nodes at or above are TSO grid")
     d_vmin_pu: float | None = Field(
@@ -198,6 +236,7 @@ class ScenarioConfig(_Strict):
     registration: Registration = Registration()
     delivery: Delivery = Delivery()
     settlement: Settlement = Settlement()
+    commercial: Commercial = Commercial()
     events: tuple[Event, ...] = Field(
         (), description="real-time events ([[events]] tables): outages, forecast errors"
     )
@@ -284,18 +323,36 @@ PRESETS: dict[str, dict[str, Any]] = {
         "first_period": 46,
         "d_rating_scale": 0.45,
     },
-    # transmission congestion relieved by distribution-connected flexibility (tight 110 kV
-    # ratings, no distribution problem of its own).
+    # transmission congestion that distribution-connected flexibility relieves: the 110 kV
+    # line 1286 (which PV export from feeders MV3.103, MV1.108 and MV2.102 loads) derated
+    # to 65 %, only a fifth of the transmission-connected generators offering, no
+    # distribution problem of its own (wide MV band, ample MV ratings);
     "t-congestion-d-flex": {
         "name": "t-congestion-d-flex",
         "delivery": _PERFECT_DELIVERY,
-        "renewable_scale": 1.3,
+        "renewable_scale": 1.0,
         "periods": 4,
         "first_period": 46,
-        "t_rating_scale": 0.85,
+        "t_line_derate": {"1286": 0.65},
+        "ders": {"transmission_flex_share": 0.2},
         "d_vmin_pu": 0.9,
         "d_vmax_pu": 1.12,
         "d_rating_scale": 2.0,
+    },
+    # every dimension at once (6 quarter-hours around noon): distribution congestion (MV
+    # ratings halved, the native MV voltage problems), transmission congestion that
+    # distribution flexibility relieves (line 1286 derated), few transmission-connected
+    # offers so that distribution flexibility is contested by both SOs, commercial
+    # positions; perfect delivery, so that what differs is the coordination model.
+    "discriminating": {
+        "name": "discriminating",
+        "delivery": _PERFECT_DELIVERY,
+        "renewable_scale": 1.0,
+        "periods": 6,
+        "first_period": 44,
+        "t_line_derate": {"1286": 0.65},
+        "ders": {"transmission_flex_share": 0.2},
+        "d_rating_scale": 0.5,
     },
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 Operator = Literal["tso", "dso", "joint", "independent", "idso", "separate"]
 Need = Literal["balancing", "t_congestion", "d_congestion", "voltage", "commercial"]
@@ -26,6 +26,7 @@ Interface = Literal["none", "schedule", "curve", "priced_flow", "joint"]
 Pricing = Literal["pay_as_bid", "pay_as_clear", "nodal"]
 CostAllocation = Literal["by_need", "proportional", "shapley"]
 ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
+DModel = Literal["operational", "planning"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -54,6 +55,15 @@ class Mechanism(BaseModel):
         "dso_override", description="who keeps a resource both operators bought (parallel)"
     )
     dso_correction: StrictBool = Field(False, description="a DSO corrective step after the TSO's")
+    d_model: DModel = Field(
+        "operational",
+        description="the distribution model the clearing operator holds: the DSO's "
+        "operational model, calibrated to its AC state estimate, or the planning data a DSO "
+        "sends a third party (topology, impedances, limits, forecast injections)",
+    )
+    curve_segments: StrictInt = Field(
+        3, ge=1, le=10, description="segments per direction of an interface cost curve"
+    )
     operator_label: str = Field("", description="the source's name for who clears")
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,5 +90,5 @@ class UserModel(Mechanism):
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     name: get_args(get_args(info.annotation)[0]) if name == "needs" else get_args(info.annotation)
     for name, info in Mechanism.model_fields.items()
-    if name not in ("dso_correction", "operator_label")
+    if name not in ("dso_correction", "operator_label", "curve_segments")
 }

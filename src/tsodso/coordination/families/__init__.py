@@ -47,9 +47,13 @@ def _s(*values: str) -> frozenset[str]:
     return frozenset(values)
 
 
-_NO_INTERFACE = "no interface agreement is modelled in this family yet"
 _NO_CONFLICT = "no resource is bought by two operators in one step"
 _ONE_BUYER = "a single buyer: no cost to allocate"
+_OWN_MARKETS = "each operator pays for its own market"
+_NO_D_MODEL = "the clearing operator holds no distribution model here"
+_DSO_MODEL = _s("operational")  # the DSO (or an IDSO given its status) clears its own grid
+# needs every family can serve; commercial needs only where one market serves everyone
+_SO_NEEDS = _s("balancing", "t_congestion", "d_congestion", "voltage")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -63,12 +67,14 @@ FAMILIES: dict[str, Family] = {
                 "operator": _s("tso", "independent", "joint", "idso"),
                 "d_constraints": _s("none", "static_prequal", "traffic_light", "doe"),
                 "d_path": _s("direct"),
+                "interface": _s("none"),
+                "needs": _SO_NEEDS,
             },
             ignores={
                 "priority": "one market: nobody contests a resource",
-                "interface": _NO_INTERFACE,
                 "cost_allocation": _ONE_BUYER,
                 "conflict_rule": _NO_CONFLICT,
+                "d_model": _NO_D_MODEL,
             },
         ),
         Family(
@@ -76,37 +82,48 @@ FAMILIES: dict[str, Family] = {
             run_parallel,
             "the DSO clears its own needs from distribution resources; the TSO buys from "
             "transmission resources only (nothing is forwarded)",
-            supports={"d_constraints": _s("full"), "d_path": _s("none")},
+            supports={
+                "d_constraints": _s("full"),
+                "d_path": _s("none"),
+                "interface": _s("none"),
+                "d_model": _DSO_MODEL,
+                "needs": _SO_NEEDS,
+            },
             ignores={
                 "priority": "the markets share no resource",
-                "interface": _NO_INTERFACE,
-                "cost_allocation": "each operator pays for its own market",
+                "cost_allocation": _OWN_MARKETS,
                 "conflict_rule": _NO_CONFLICT,
             },
         ),
         Family(
             "joint",
             run_joint,
-            "one LP over the DC grid and every LinDistFlow feeder with every need",
+            "one LP over the DC grid and every LinDistFlow feeder with every need; a "
+            "priority operator's needs are met first (pre-emption); an operator other than "
+            "the DSOs clears with the planning data they send unless it runs their functions",
             supports={
                 "operator": _s("tso", "joint", "independent"),
                 "d_constraints": _s("full"),
                 "d_path": _s("platform", "direct"),
+                "interface": _s("joint", "none"),
             },
-            ignores={"interface": _NO_INTERFACE, "conflict_rule": _NO_CONFLICT},
+            ignores={"conflict_rule": _NO_CONFLICT},
         ),
         Family(
             "sequential",
             run_sequential,
             "the DSO clears its needs first; residual bids go up raw, filtered, or as "
-            "interface cost curves; optional DSO correction",
+            "interface cost curves; with a schedule interface the DSO also balances its "
+            "area at each TDI; optional DSO correction",
             supports={
                 "d_path": _s("residual", "filtered", "aggregated"),
+                "interface": _s("none", "curve", "schedule"),
+                "d_model": _DSO_MODEL,
+                "needs": _SO_NEEDS,
             },
             ignores={
                 "priority": "the DSO always clears first",
-                "interface": _NO_INTERFACE,
-                "cost_allocation": "each operator pays for its own step",
+                "cost_allocation": _OWN_MARKETS,
                 "conflict_rule": _NO_CONFLICT,
             },
             dso_correction=True,
@@ -115,26 +132,31 @@ FAMILIES: dict[str, Family] = {
             "parallel",
             run_parallel,
             "both operators clear at once for their own needs: TDI schedules, fragmented "
-            "markets, or hybrid markets whose conflicts follow conflict_rule",
+            "markets, or hybrid markets whose conflicts go to the priority operator",
             supports={
                 "d_path": _s("schedule", "none", "direct"),
                 "d_constraints": _s("none", "static_prequal", "traffic_light", "doe", "full"),
+                "interface": _s("schedule", "none"),
+                "d_model": _DSO_MODEL,
+                "needs": _SO_NEEDS,
             },
-            ignores={
-                "priority": "conflicts follow conflict_rule",
-                "interface": _NO_INTERFACE,
-                "cost_allocation": "each operator pays for its own market",
-            },
+            ignores={"cost_allocation": _OWN_MARKETS},
         ),
         Family(
             "iterative",
             run_iterative,
-            "TSO and DSOs agree on TDI exchanges by a price-based (Benders) decomposition",
-            supports={"d_constraints": _s("full"), "d_path": _s("platform")},
+            "TSO and DSOs (or an IDSO) agree on TDI exchanges by a price-based (Benders) "
+            "decomposition",
+            supports={
+                "d_constraints": _s("full"),
+                "d_path": _s("platform"),
+                "interface": _s("priced_flow"),
+                "d_model": _DSO_MODEL,
+                "needs": _SO_NEEDS,
+            },
             ignores={
                 "priority": "the decomposition reaches the least-cost optimum",
-                "interface": _NO_INTERFACE,
-                "cost_allocation": "each operator pays for its own market",
+                "cost_allocation": _OWN_MARKETS,
                 "conflict_rule": _NO_CONFLICT,
             },
         ),
@@ -142,10 +164,14 @@ FAMILIES: dict[str, Family] = {
             "implicit",
             run_implicit,
             "DERs self-dispatch against forecast DLMPs; nobody coordinates quantities",
-            supports={"d_constraints": _s("full")},
+            supports={
+                "d_constraints": _s("full"),
+                "interface": _s("priced_flow"),
+                "d_model": _DSO_MODEL,
+                "needs": _SO_NEEDS,
+            },
             ignores={
                 "priority": "no market allocates resources",
-                "interface": _NO_INTERFACE,
                 "cost_allocation": "the tariff splits into system and network components",
                 "conflict_rule": _NO_CONFLICT,
                 "d_path": "every DER responds to the tariff",
@@ -162,7 +188,11 @@ def family_of(mech: Mechanism) -> str:
     if mech.sequence == "joint":
         return "joint"
     if mech.sequence == "single":
-        return "local" if mech.operator == "dso" else "central"
+        if mech.operator == "dso":
+            return "local"
+        # one operator that also runs the DSOs' functions (ENA Future World D) clears with
+        # the distribution grids: the joint market, run by that operator
+        return "joint" if mech.d_constraints == "full" else "central"
     if mech.sequence == "dso_then_tso":
         return "sequential"
     return mech.sequence  # parallel | iterative
@@ -182,6 +212,16 @@ def check(mech: Mechanism) -> list[str]:
                 f"{dim} = {shown}: the {fam.name} family (sequence = {mech.sequence!r}) runs "
                 f"{dim} in {sorted(allowed)}"
             )
+    if fam.name == "parallel" and (mech.d_path == "schedule") != (mech.interface == "schedule"):
+        problems.append(
+            f"d_path = {mech.d_path!r} with interface = {mech.interface!r}: in the parallel "
+            "family a schedule path is the schedule interface (both or neither)"
+        )
+    if mech.priority == "highest_value" and "commercial" not in mech.needs:
+        problems.append(
+            "priority = 'highest_value' without the 'commercial' need: with the SOs' needs "
+            "alone the highest value is the least cost (use least_cost)"
+        )
     if mech.dso_correction and not fam.dso_correction:
         problems.append(
             f"dso_correction = true: the {fam.name} family has no DSO corrective step "

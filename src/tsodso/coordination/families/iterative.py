@@ -40,7 +40,12 @@ from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSession
 from tsodso.clearing.pricing import payments
 from tsodso.coordination.areas import map_areas
-from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.context import (
+    MarketContext,
+    distribution_bids,
+    distribution_operator,
+    scatter,
+)
 from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, Transfer
 from tsodso.coordination.protocol import Protocol
 from tsodso.schema.actors import DSO, TSO
@@ -75,8 +80,9 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     F = len(feeders)
     idx_f = {f: np.flatnonzero(layer == f) for f in feeders}
     bids_f = {f: scn.bids.subset(idx_f[f]) for f in feeders}
+    dist = distribution_operator(ctx, mech, proto)
     for f in feeders:
-        proto.bids("dso", bids_f[f], DSO)
+        proto.bids("dso", bids_f[f], dist)
     # the exchange range each DSO can reach: all up bids / all down bids of the period
     lo = np.zeros((F, T))
     hi = np.zeros((F, T))
@@ -124,7 +130,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             ev.exchange_value += float(g @ e[i])
             proto.data(
                 label,
-                DSO,
+                dist,
                 TSO,
                 "cost_and_prices",
                 {"feeder": scn.grid.feeders[f].id, "cost": c.objective_eur, "price": g},
@@ -183,7 +189,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             proto.data(
                 f"iteration {it}",
                 TSO,
-                DSO,
+                dist,
                 "exchange_proposal",
                 {"feeder": scn.grid.feeders[f].id, "e_mw": e_s[i]},
             )
@@ -219,7 +225,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     for f, c in subs.items():
         acc_d += scatter(n, idx_f[f], c.accepted_mw)
         pay_d += scatter(n, idx_f[f], payments(c, mech.pricing))
-        proto.activations("dso", bids_f[f], c.accepted_mw, DSO)
+        proto.activations("dso", bids_f[f], c.accepted_mw, dist)
     signed = np.bincount(scn.bids.period, scn.bids.direction * (acc_t + acc_d), T)
     gap = (best_ub - lb) / max(abs(best_ub), 1.0) if np.isfinite(best_ub) else np.inf
     step = StepRecord(

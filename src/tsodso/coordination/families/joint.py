@@ -1,6 +1,16 @@
 """Joint family: one optimisation over the transmission model and every feeder model with
-all needs (the common / integrated market). With ``priority`` other than least cost, the
-preferred operator's unmet needs weigh ``PRIORITY_WEIGHT`` times more.
+all needs (the common / integrated market, and one operator that runs the DSOs' functions).
+
+Priority is pre-emption (MODELS.md section 2, 2026-12): with ``priority`` = tso or dso the
+priority operator's needs are met first, in a clearing of its needs alone over every bid
+(its own grid's limits: the TSO's balance and DC lines, or the DSOs' voltage and thermal
+limits); the joint clearing then meets every need with what is left, on top of those
+activations. ``least_cost`` and ``highest_value`` clear everything at once.
+
+Who clears decides what it knows (``d_model``): a common TSO-DSO platform or an operator
+that runs the DSOs' functions holds their operational models; an independent market
+operator or an ISO/RTO clears with the planning data the DSOs send it (``MarketContext.
+forecast_for``).
 
 The bill is split between TSO and DSO by ``cost_allocation``, from stand-alone clearings
 of each operator's needs over the same bids (C_T: TSO needs only, C_D: DSO needs only,
@@ -12,25 +22,22 @@ C_J: joint):
 
 from __future__ import annotations
 
+import numpy as np
+
+from tsodso.clearing.market import Clearing
 from tsodso.clearing.pricing import payments
-from tsodso.clearing.problem import PenaltyPrices
-from tsodso.coordination.context import MarketContext
-from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, platform_bills
+from tsodso.coordination.context import MarketContext, delta_mw, der_mw, scatter
+from tsodso.coordination.outcome import (
+    ModelOutcome,
+    Purchase,
+    StepRecord,
+    Transfer,
+    platform_bills,
+    worst_status,
+)
 from tsodso.coordination.protocol import Protocol
 from tsodso.schema.actors import DSO, MO, TSO
 from tsodso.schema.mechanism import Mechanism
-
-PRIORITY_WEIGHT = 10.0
-
-
-def priority_penalties(base: PenaltyPrices, priority: str) -> PenaltyPrices:
-    """The prices of unmet needs under a priority rule: the preferred operator's needs
-    weigh ``PRIORITY_WEIGHT`` times more (the DSO's voltage, the TSO's imbalance)."""
-    if priority == "dso":
-        return base.scaled(voltage=PRIORITY_WEIGHT)
-    if priority == "tso":
-        return base.scaled(imbalance=PRIORITY_WEIGHT)
-    return base
 
 
 def split_cost(total: float, c_t: float, c_d: float, rule: str) -> tuple[float, float]:
@@ -48,8 +55,19 @@ def split_cost(total: float, c_t: float, c_d: float, rule: str) -> tuple[float, 
     raise ValueError(f"unknown cost allocation {rule!r}")
 
 
+def _first(ctx: MarketContext, mech: Mechanism) -> Clearing | None:
+    """The priority operator's own clearing over every bid (None without a priority)."""
+    scn = ctx.scn
+    if mech.priority == "dso":
+        return ctx.clear(ctx.dso_problem(scn.bids, mech))
+    if mech.priority == "tso":
+        return ctx.clear(ctx.problem(scn.bids, mech, feeders=()))
+    return None
+
+
 def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
-    """One clearing over both grids and every need; the bill split by ``cost_allocation``."""
+    """One clearing over both grids and every need (after the priority operator's own, if
+    any); the bill split by ``cost_allocation``."""
     scn = ctx.scn
     proto = Protocol()
     operator = {"tso": TSO, "joint": MO, "independent": MO}.get(mech.operator, MO)
@@ -59,11 +77,32 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         proto.network_model("joint", TSO, operator, None)
     for fpos in ctx.all_feeders:
         proto.network_model("joint", DSO, operator, fpos)
-    weighted = priority_penalties(ctx.penalties, mech.priority)
-    c = ctx.clear(ctx.problem(scn.bids, mech, feeders=ctx.all_feeders, penalties=weighted))
-    proto.activations("joint", scn.bids, c.accepted_mw, operator)
-    pay = payments(c, mech.pricing)
-    steps = [StepRecord.of("joint", operator, c)]
+    steps: list[StepRecord] = []
+    first = _first(ctx, mech)
+    if first is None:
+        c = ctx.clear(ctx.problem(scn.bids, mech, feeders=ctx.all_feeders))
+        accepted, pay = c.accepted_mw, payments(c, mech.pricing)
+        steps.append(StepRecord.of("joint", operator, c))
+    else:
+        # pre-emption: the priority operator's needs first, then every need with the rest
+        steps.append(StepRecord.of(f"joint: {mech.priority.upper()} needs first", operator, first))
+        taken = first.accepted_mw
+        rest = np.flatnonzero(scn.bids.q_max_mw - taken > 1e-6)
+        bids = scn.bids.with_caps(scn.bids.q_max_mw - taken).subset(rest)
+        c = ctx.clear(
+            ctx.problem(
+                bids,
+                mech,
+                feeders=ctx.all_feeders,
+                base_delta_mw=delta_mw(scn, taken),
+                committed_mw=der_mw(scn, taken),
+            )
+        )
+        steps.append(StepRecord.of("joint: every need with what is left", operator, c))
+        n = len(scn.bids)
+        accepted = taken + scatter(n, rest, c.accepted_mw)
+        pay = payments(first, mech.pricing) + scatter(n, rest, payments(c, mech.pricing))
+    proto.activations("joint", scn.bids, accepted, operator)
     total = float(pay.sum())
     # stand-alone costs for the allocation (TSO needs only / DSO needs only)
     c_t = ctx.clear(ctx.problem(scn.bids, mech, feeders=()))
@@ -79,11 +118,41 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     if operator != TSO:
         proto.data("settlement", operator, TSO, "bill", {"eur": tso})
     proto.data("settlement", operator, DSO, "bill", {"eur": dso})
+    closing, kpis = _commercial(ctx, mech, c, proto, operator)
     return ModelOutcome(
-        status=c.status,
-        purchases=(Purchase(operator, "joint", c.accepted_mw, pay),),
-        transfers=platform_bills(operator, total, {TSO: tso, DSO: dso}),
+        status=c.status if first is None else worst_status(first.status, c.status),
+        purchases=(Purchase(operator, "joint", accepted, pay),),
+        transfers=platform_bills(operator, total, {TSO: tso, DSO: dso}) + closing,
         unmet_imbalance_mw=c.unmet_imbalance_mw,
         exchanges=proto.frozen(),
         steps=tuple(steps),
+        extra_kpis=kpis,
     )
+
+
+def _commercial(
+    ctx: MarketContext, mech: Mechanism, c: Clearing, proto: Protocol, operator: str
+) -> tuple[tuple[Transfer, ...], dict[str, float]]:
+    """Commercial needs in one market with the SOs' (SmartNet E, CoordiNet integrated):
+    each BRP offers to close its open position (a share of the imbalance) there and pays
+    the market's balancing price for it, which relieves the TSO of that share of the bill.
+    With ``highest_value`` a BRP closes only where its value is at least that price (the
+    contested energy goes to whoever values it more: otherwise the TSO keeps balancing it,
+    at its value of lost load); with ``least_cost`` every position is closed at the price.
+    (interpretation) The quantities cleared are the joint market's: the positions are part
+    of the imbalance it balances; what changes is who buys and pays."""
+    scn = ctx.scn
+    pos, value = scn.brp_position_mw, scn.brp_value_eur_per_mwh
+    if "commercial" not in mech.needs or pos is None or value is None:
+        return (), {}
+    price = np.nan_to_num(c.balance_price_eur_per_mwh)  # (T,)
+    closes = np.ones_like(pos, dtype=bool)
+    if mech.priority == "highest_value":
+        closes = value[:, None] >= np.abs(price)[None, :]
+    out = []
+    for b, name in enumerate(scn.brp_names):
+        proto.data("commercial", name, operator, "position", {"mw": pos[b], "value": value[b]})
+        eur = float((pos[b] * price * closes[b]).sum() * scn.dt_h)
+        out.append(Transfer(name, TSO, "BRP position closed in the market", eur))
+    closed = float((np.abs(pos) * closes).sum() * scn.dt_h)
+    return tuple(out), {"commercial_closed_mwh": round(closed, 4)}

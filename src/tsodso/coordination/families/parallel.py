@@ -5,11 +5,15 @@ time, each for its own needs, without seeing the other's result.
   TDI to its agreed schedule (the baseline exchange) with distribution resources, so it
   also covers the part of the imbalance that materialises in its feeders; the TSO balances
   the rest and relieves transmission congestion with transmission resources.
-- ``d_path = none`` (fragmented, CoordiNet local): the DSO buys for its own limits from
-  distribution resources, the TSO from transmission resources only.
+- ``d_path = none`` (fragmented, CoordiNet fragmented and local): the DSO buys for its own
+  limits from distribution resources, the TSO from transmission resources only (a model
+  whose needs leave out the TSO's, CoordiNet local, runs the DSO's market alone).
 - ``d_path = direct`` (FERC hybrid, Gridworks hybrid A-C): both may buy distribution
-  resources (the TSO's view filtered by ``d_constraints``); when both claim the same DER in
-  the same period beyond its capacity, or in opposite directions, ``conflict_rule`` decides:
+  resources (the TSO's view filtered by ``d_constraints``; ``full``: the DSO checks the
+  TSO's purchases in its grid, caps under which any combination of them keeps its limits
+  at its forecast); when both claim the same DER in
+  the same period beyond its capacity, or in opposite directions, the priority operator
+  keeps it (``priority`` tso or dso), otherwise ``conflict_rule`` decides:
   ``dso_override`` (the DSO's activation stands, the TSO's is cut), ``tso_first`` (the
   reverse) or ``pro_rata`` (both scaled to fit). What a cut leaves unmet shows in the
   realised imbalance and the AC check.
@@ -20,7 +24,12 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.clearing.pricing import payments
-from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.context import (
+    MarketContext,
+    distribution_bids,
+    distribution_operator,
+    scatter,
+)
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, worst_status
 from tsodso.coordination.protocol import Protocol
@@ -64,6 +73,13 @@ def resolve_conflicts(
     return tso_acc * f_t[key], dso_acc * f_d[key]
 
 
+def conflict_rule(mech: Mechanism) -> str:
+    """Who keeps a resource both markets bought: the priority operator when the model
+    names one (``priority`` tso: ``tso_first``; dso: ``dso_override``), else the model's
+    ``conflict_rule``."""
+    return {"tso": "tso_first", "dso": "dso_override"}.get(mech.priority, mech.conflict_rule)
+
+
 def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     """Both operators clear at once, each for its own needs (see the module docstring)."""
     scn = ctx.scn
@@ -72,21 +88,26 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     d_mask = distribution_bids(scn)
     steps = []
     discarded = 0.0
+    dist = distribution_operator(ctx, mech, proto)
+    rule = conflict_rule(mech)
     # ---- DSO market -----------------------------------------------------------------
     idx_d = np.flatnonzero(d_mask)
     bids_d = scn.bids.subset(idx_d)
-    proto.bids("dso", bids_d, DSO)
+    proto.bids("dso", bids_d, dist)
     schedules = {}
     if mech.d_path == "schedule":
         # the agreed schedule: each feeder's forecast import, without the imbalance
         schedules = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
-        proto.schedules("schedule", schedules, TSO, DSO)
+        proto.schedules("schedule", schedules, TSO, dist)
     c_d = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
-    steps.append(StepRecord.of("dso market", DSO, c_d))
+    steps.append(StepRecord.of("dso market", dist, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
     # ---- TSO market -------------------------------------------------------------------
     if mech.d_path == "direct":
-        flt = apply_filter(ctx, mech, scn.bids, proto, receiver=TSO)
+        # d_constraints = full: the DSO checks what the TSO may buy in its grid (caps under
+        # which any combination of them keeps its limits at its forecast)
+        mode = "doe" if mech.d_constraints == "full" else None
+        flt = apply_filter(ctx, mech, scn.bids, proto, receiver=TSO, mode=mode)
         caps = flt.caps_mw
         discarded += flt.discarded_mwh
         idx_t = np.flatnonzero(caps > EPS)
@@ -107,17 +128,17 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
     dso_pay_full = scatter(n, idx_d, payments(c_d, mech.pricing))
     if mech.d_path == "direct":
-        tso_acc2, dso_acc2 = resolve_conflicts(scn, tso_acc, dso_acc, mech.conflict_rule)
+        tso_acc2, dso_acc2 = resolve_conflicts(scn, tso_acc, dso_acc, rule)
         cut_t = tso_acc - tso_acc2
         cut_d = dso_acc - dso_acc2
         n_conf = int(((cut_t > EPS) | (cut_d > EPS)).sum())
         if n_conf:
             proto.data(
                 "conflict",
-                DSO if mech.conflict_rule != "tso_first" else TSO,
-                TSO if mech.conflict_rule != "tso_first" else DSO,
+                dist if rule != "tso_first" else TSO,
+                TSO if rule != "tso_first" else dist,
                 "conflict_override",
-                {"rule": mech.conflict_rule, "bids": n_conf},
+                {"rule": rule, "bids": n_conf},
             )
             discarded += float((cut_t + cut_d).sum() * scn.dt_h)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -126,7 +147,7 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         tso_acc, dso_acc = tso_acc2, dso_acc2
     else:
         tso_pay, dso_pay = tso_pay_full, dso_pay_full
-    proto.activations("dso", scn.bids, dso_acc, DSO)
+    proto.activations("dso", scn.bids, dso_acc, dist)
     proto.activations("tso", scn.bids, tso_acc, TSO)
     acc = tso_acc + dso_acc
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)

@@ -31,7 +31,14 @@ from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSession
 from tsodso.clearing.pricing import payments
 from tsodso.coordination.areas import map_areas
-from tsodso.coordination.context import MarketContext, delta_mw, distribution_bids, scatter
+from tsodso.coordination.context import (
+    MarketContext,
+    delta_mw,
+    der_mw,
+    distribution_bids,
+    distribution_operator,
+    scatter,
+)
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.outcome import (
     ModelOutcome,
@@ -46,7 +53,6 @@ from tsodso.schema.actors import DSO, TSO
 from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.tables import COUPLING_NONE, BidTable
 
-CURVE_STEPS = 3  # sweep points per direction (fractions 1/3, 2/3, 1 of the feeder's range)
 EPS = 1e-6
 
 
@@ -89,8 +95,8 @@ def _curves(
             prev_q = np.zeros(T)
             prev_c = np.zeros(T)
             slope_floor = np.zeros(T)
-            for k in range(1, CURVE_STEPS + 1):
-                q = room * k / CURVE_STEPS
+            for k in range(1, mech.curve_segments + 1):
+                q = room * k / mech.curve_segments
                 schedule = e0 - direction * q
                 if session is None:
                     problem = ctx.dso_problem(
@@ -172,12 +178,20 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     if mech.d_constraints in ("static_prequal", "traffic_light", "doe"):
         flt = apply_filter(ctx, mech, scn.bids, proto, receiver=TSO)
         caps, discarded = flt.caps_mw, flt.discarded_mwh
+    dist = distribution_operator(ctx, mech, proto)
     # ---- step 1: the DSO clears its own needs ------------------------------------------
     idx_d = np.flatnonzero(d_mask & (caps > EPS))
     bids_d = scn.bids.with_caps(caps).subset(idx_d)
-    proto.bids("dso", bids_d, DSO)
-    c1 = ctx.clear(ctx.dso_problem(bids_d, mech))
-    steps.append(StepRecord.of("dso own needs", DSO, c1))
+    proto.bids("dso", bids_d, dist)
+    agreed: dict[int, np.ndarray] = {}
+    if mech.interface == "schedule":
+        # balancing responsibility: the DSO holds each TDI at the agreed exchange (its
+        # forecast import without the imbalance), so it covers the imbalance that
+        # materialises in its area with its own resources; the TSO balances the rest
+        agreed = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
+        proto.schedules("schedule", agreed, TSO, dist)
+    c1 = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=agreed))
+    steps.append(StepRecord.of("dso own needs", dist, c1))
     step1 = Purchase(
         DSO,
         "dso own needs",
@@ -190,6 +204,14 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     idx_t = np.flatnonzero(~d_mask & (caps > EPS))
     proto.bids("tso", scn.bids.with_caps(caps).subset(idx_t), TSO)
     resid = np.where(d_mask, np.maximum(caps - step1.accepted_mw, 0.0), caps)
+    # the DSO withholds the opposite direction of what it activated (a TSO activation there
+    # would undo its congestion management), and forwarded bids carry the state of charge
+    # the DSO's activations leave (``committed``)
+    committed = der_mw(scn, step1.accepted_mw)
+    b = scn.bids
+    undo = d_mask & (b.direction * committed[b.der, b.period] < -EPS)
+    discarded += float(resid[undo].sum()) * scn.dt_h
+    resid[undo] = 0.0
     path = mech.d_path
     statuses = [c1.status]
     if path in ("residual", "filtered"):
@@ -205,7 +227,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         fwd_d = d_mask[idx]
         proto.data(
             "forward",
-            DSO,
+            dist,
             TSO,
             "forwarded_bids",
             {
@@ -216,7 +238,9 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 "price": fwd.price_eur_per_mwh[fwd_d],
             },
         )
-        c2 = ctx.clear(ctx.problem(fwd, mech, feeders=(), base_delta_mw=delta1))
+        c2 = ctx.clear(
+            ctx.problem(fwd, mech, feeders=(), base_delta_mw=delta1, committed_mw=committed)
+        )
         steps.append(StepRecord.of("tso", TSO, c2))
         statuses.append(c2.status)
         # the TSO pays the providers of forwarded bids directly
@@ -238,7 +262,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
             proto.data(
                 "curve",
-                DSO,
+                dist,
                 TSO,
                 "interface_curve",
                 {
@@ -265,11 +289,13 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             m = curves.node == scn.grid.feeders[fpos].tdi_node
             dev = np.bincount(curves.period[m], seg[m] * curves.direction[m], scn.periods)
             schedules[fpos] = scn.feeder_import_mw(fpos, p_after_dso) - dev
-        proto.schedules("curve", schedules, TSO, DSO)
+        proto.schedules("curve", schedules, TSO, dist)
         c3 = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
-        steps.append(StepRecord.of("dso disaggregation", DSO, c3))
+        if agreed:
+            transfers.append(_deviation_settlement(ctx, c2, p_after_dso, agreed))
+        steps.append(StepRecord.of("dso disaggregation", dist, c3))
         statuses.append(c3.status)
-        proto.activations("dso", bids_d, c3.accepted_mw, DSO)
+        proto.activations("dso", bids_d, c3.accepted_mw, dist)
         # the disaggregation replaces step 1: the DSO buys its own needs and the exchange
         # from providers; the TSO pays the DSO the curve price of the accepted exchange
         purchases += [
@@ -292,7 +318,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         raise ValueError(f"sequential family: d_path {path!r} not supported")
     if mech.dso_correction:
         acc: np.ndarray = sum(p.accepted_mw for p in purchases)  # type: ignore[assignment]
-        extra, c4 = _correction(ctx, mech, acc, caps, d_mask, proto)
+        extra, c4 = _correction(ctx, mech, acc, caps, d_mask, proto, dist)
         purchases.append(extra)
         steps.append(StepRecord.of("dso correction", DSO, c4))
         statuses.append(c4.status)
@@ -307,6 +333,23 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     )
 
 
+def _deviation_settlement(
+    ctx: MarketContext,
+    c_tso: Clearing,
+    p_after_dso: np.ndarray,
+    agreed: dict[int, np.ndarray],
+) -> Transfer:
+    """With balancing responsibility the DSO settles what its areas deviate from the
+    agreed TDI exchanges after its own market (the part of its area's imbalance it did not
+    cover, which the TSO balanced), at the TSO's balancing price: a deficit pays, a surplus
+    is paid (single imbalance price)."""
+    scn = ctx.scn
+    price = np.nan_to_num(c_tso.balance_price_eur_per_mwh)
+    dev = sum(scn.feeder_import_mw(f, p_after_dso) - agreed[f] for f in agreed)
+    eur = float((np.asarray(dev) * price).sum() * scn.dt_h)
+    return Transfer(DSO, TSO, "TDI deviations from the agreed exchange", eur)
+
+
 def _correction(
     ctx: MarketContext,
     mech: Mechanism,
@@ -314,6 +357,7 @@ def _correction(
     caps: np.ndarray,
     d_mask: np.ndarray,
     proto: Protocol,
+    dist: str,
 ) -> tuple[Purchase, Clearing]:
     """After the TSO: the DSO fixes its limits with the distribution capacity left, keeping
     each period's net activation unchanged (no new imbalance)."""
@@ -331,9 +375,10 @@ def _correction(
             transmission=False,
             base_delta_mw=delta,
             imbalance_mw=np.zeros(scn.periods),
+            committed_mw=der_mw(scn, acc),
         )
     )
-    proto.activations("dso correction", bids, c.accepted_mw, DSO)
+    proto.activations("dso correction", bids, c.accepted_mw, dist)
     extra = Purchase(
         DSO,
         "dso correction",
