@@ -12,6 +12,7 @@ Owns: ``ENVIRONMENT``, ``environment_problems``, ``area_threads``, ``cache_path`
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,8 +65,12 @@ def _writable_dir_problem(name: str, value: str) -> str | None:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         return f"{name} = {value!r}: {probe} is not a directory"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{name} = {value!r}: {probe} is not writable"
+    try:  # tried, not read from permission bits (root, read-only mounts)
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".tsodso-probe-")
+    except OSError:
+        return f"{name} = {value!r}: cannot write in {probe}"
+    os.close(fd)
+    os.unlink(tmp)
     return None
 
 
