@@ -160,6 +160,9 @@ _STATUS = {
     highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
     highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
     highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
+    # nothing to decide (e.g. a TSO market without bids or needs on a lone feeder): its
+    # optimum is the empty one, not an error
+    highspy.HighsModelStatus.kModelEmpty: Status.OPTIMAL,
 }
 
 
