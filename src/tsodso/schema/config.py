@@ -475,12 +475,22 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> ScenarioCo
         raise ScenarioConfigError(source, _format_validation_error(err)) from None
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _depth(value: Any, limit: int = MAX_TOML_DEPTH + 1) -> int:
+    """Nesting depth of arrays and tables (iterative, and stops once past ``limit``: the
+    parser may hand back more nesting than a recursive walk has stack for)."""
+    deepest, level = 0, [value]
+    while level and deepest < limit:
+        inner: list[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                inner.extend(v.values())
+            elif isinstance(v, list):
+                inner.extend(v)
+        if not any(isinstance(v, dict | list) for v in level):
+            break
+        deepest += 1
+        level = inner
+    return deepest
 
 
 def parse_scenario_toml(text: str, source: str) -> dict[str, Any]:
@@ -496,8 +506,7 @@ def parse_scenario_toml(text: str, source: str) -> dict[str, Any]:
         ) from None
     if _depth(data) > MAX_TOML_DEPTH:
         raise ScenarioConfigError(
-            source,
-            [f"arrays and tables nested {_depth(data)} deep, expected at most {MAX_TOML_DEPTH}"],
+            source, [f"arrays and tables nested deeper than {MAX_TOML_DEPTH} levels"]
         )
     if not data:
         raise ScenarioConfigError(
@@ -525,9 +534,9 @@ def load_config(spec: str) -> ScenarioConfig:
     try:
         text = read_input_text(spec, MAX_SCENARIO_BYTES)
     except InputFileError as err:
-        raise ScenarioConfigError(
-            shown, [f"not a preset ({', '.join(sorted(PRESETS))}) and {err}"]
-        ) from None
+        missing = str(err) in ("no such file",) or str(err).startswith("empty path")
+        why = f"not a preset ({', '.join(sorted(PRESETS))}) and {err}" if missing else str(err)
+        raise ScenarioConfigError(shown, [why]) from None
     path = Path(spec)
     data = parse_scenario_toml(text, str(path))
     base: dict[str, Any] = {}
