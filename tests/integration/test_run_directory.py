@@ -38,6 +38,10 @@ def test_rerun_replaces_the_directory_whole(
     assert not (out / "does.parquet").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary left beside it
+    from tsodso.report.files import DIR_MODE, FILE_MODE
+
+    assert out.stat().st_mode & 0o777 == DIR_MODE  # not the private mode of a temp dir
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {FILE_MODE}
 
 
 def test_a_directory_it_did_not_write(

@@ -42,6 +42,18 @@ def dumps_strict(value: Any, indent: int | None = 2) -> str:
     return json.dumps(strict_json(value), indent=indent, allow_nan=False, default=str)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: permissions of what is written: those a plain open() would give (mkstemp and mkdtemp
+#: make private files and directories)
+FILE_MODE = 0o666 & ~_umask()
+DIR_MODE = 0o777 & ~_umask()
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write ``path`` whole: into a temporary file beside it, then renamed over it, so that
     a reader (or an interruption) never sees half a file."""
@@ -50,6 +62,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsodso.report.files import dumps_strict, output_dir_problems, sha256_file, write_atomic
+from tsodso.report.files import (
+    DIR_MODE,
+    dumps_strict,
+    output_dir_problems,
+    sha256_file,
+    write_atomic,
+)
 
 PACKAGES = (
     "tsodso",
@@ -231,6 +237,7 @@ def write_run(
     tables = {**result.tables(), **key_tables(scn, prep.ac_model), **(extra or {})}
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
+        os.chmod(tmp, DIR_MODE)  # as a plain mkdir would make it, once moved into place
         files: dict[str, dict[str, Any]] = {}
         for name, df in tables.items():
             p = tmp / f"{name}.parquet"
