@@ -123,20 +123,22 @@ def test_rich_markup_in_a_name_is_text(tmp_path: Path) -> None:
     assert "[bold]x[/] [/]" in res.output
 
 
+def _strict(token: str) -> None:
+    raise ValueError(f"not strict JSON: {token}")
+
+
 def test_no_solution_is_null_in_json_and_a_dash_in_tables(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     res = runner.invoke(
         app,
         ["compare", "-s", "no-d-congestion", "-m", "smartnet-a", "--time-limit", "1e-6"]
-        + ["--json"],
+        + ["--json", "--out", str(tmp_path / "cmp")],
     )
     assert res.exit_code == 0, res.output
-
-    def strict(token: str) -> None:
-        raise ValueError(f"not strict JSON: {token}")
-
-    doc = json.loads(res.stdout, parse_constant=strict)
+    doc = json.loads(res.stdout, parse_constant=_strict)
+    saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text(), parse_constant=_strict)
+    assert saved["results"] == doc["results"]
     (r,) = doc["results"]
     assert r["status"] == "time_limit"
     assert r["kpis"]["procurement_cost_eur"] is None
@@ -165,3 +167,14 @@ def test_ctrl_c_is_one_line_and_exit_130(after_s: float) -> None:
     done = _interrupt_after(after_s, ["compare", "-s", "small"])
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip() == "interrupted"
+
+
+def test_run_without_a_solution_exits_1_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", "--model", "smartnet-a", "-s", "no-d-congestion", "--no-doe"]
+    res = runner.invoke(app, [*args, "--time-limit", "1e-6", "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert "no solution (time_limit)" in res.output and "Traceback" not in res.output
+    m = json.loads((out / "manifest.json").read_text(), parse_constant=_strict)
+    assert m["solver"]["has_solution"] is False
+    assert m["kpis"]["procurement_cost_eur"] is None

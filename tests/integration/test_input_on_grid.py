@@ -115,3 +115,24 @@ def test_no_solution_within_the_time_limit_reports_no_numbers() -> None:
         assert r.kpis["wall_time_s"] is not None  # what it took is still a fact
     solved = run_model(prepare(feeder_case()), "smartnet-a")
     assert solved.outcome.has_solution and solved.kpis["procurement_cost_eur"] is not None
+
+
+def test_a_decomposition_without_the_balancing_need_runs() -> None:
+    # found by the fuzz suite: the master added exchanges to a balance row it did not have
+    from tsodso.coordination.catalogue import ModelPreset
+    from tsodso.schema.mechanism import Mechanism
+
+    mech = Mechanism(
+        operator="separate",
+        sequence="iterative",
+        d_constraints="full",
+        d_path="platform",
+        needs=("t_congestion", "voltage"),
+    )
+    r = run_model(prepare(feeder_case()), ModelPreset("m", "m", "user", "s", "d", mech))
+    assert r.outcome.has_solution and r.kpis["ledger_total_cents"] == 0
+
+
+def test_a_market_with_nothing_to_decide_is_optimal() -> None:
+    sol = solve(LinearProgram())
+    assert sol.status == Status.OPTIMAL and sol.objective == 0.0
