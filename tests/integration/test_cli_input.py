@@ -178,3 +178,17 @@ def test_run_without_a_solution_exits_1_and_says_so(tmp_path: Path) -> None:
     m = json.loads((out / "manifest.json").read_text(), parse_constant=_strict)
     assert m["solver"]["has_solution"] is False
     assert m["kpis"]["procurement_cost_eur"] is None
+
+
+def test_help_texts_are_shown_whole() -> None:
+    # rich markup would eat text in square brackets; every option's help must show whole
+    import typer
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        res = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        shown = " ".join(res.output.replace("│", " ").split())
+        for param in command.params:
+            if getattr(param, "help", None):
+                assert " ".join(param.help.split()) in shown, (name, param.help)
