@@ -87,7 +87,8 @@ def test_every_problem_in_one_message(tmp_path: Path, no_work: None) -> None:
     f = tmp_path / "bad.toml"
     f.write_text('preset = "small"\nseed = -1\n')
     text = _refused(
-        ["sweep", "-s", str(f), "--vary", "nope=1", "--workers", "-3", "--out", ""],
+        ["sweep", "-s", str(f), "--vary", "nope=1", "--workers", "-3", "--out", ""]
+        + ["-m", "smartnet-a,smartnet-a"],
         env={"TSODSO_AREA_THREADS": "x"},
     )
     for part in (
@@ -98,6 +99,9 @@ def test_every_problem_in_one_message(tmp_path: Path, no_work: None) -> None:
         "seed = -1",
     ):
         assert part in text, part
+    f.write_text('preset = "small"\n')
+    text = _refused(["compare", "-s", str(f), "-m", "nope,smartnet-a,nope", "--out", ""])
+    assert "unknown model id(s): nope" in text and "--out ''" in text and "more than once" in text
 
 
 def test_option_values(no_work: None) -> None:

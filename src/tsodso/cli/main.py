@@ -70,14 +70,18 @@ def _refuse(problems: list[str]) -> None:
         _fail(f"{len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def _config(spec: str, problems: list[str] | None = None) -> ScenarioConfig:
-    """The scenario, after the options' and environment's ``problems`` (all reported
-    together with the scenario's own)."""
+def _config(
+    spec: str, problems: list[str] | None = None, models: str | None = None
+) -> ScenarioConfig:
+    """The scenario, after the options' and environment's ``problems`` and those of the
+    ``models`` list, all reported together with the scenario's own."""
     from tsodso.api import load
 
     found = [*(problems or []), *environment_problems()]
     try:
         cfg = load(spec)
+        if models is not None:
+            found += _model_problems(models, models_for(cfg))
     except ScenarioConfigError as e:
         found.append(str(e))
     _refuse(found)
@@ -85,8 +89,15 @@ def _config(spec: str, problems: list[str] | None = None) -> ScenarioConfig:
 
 
 def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelPreset]:
+    _refuse(_model_problems(spec, available))
     if spec.strip() == "all":
         return list(available.values())
+    return [available[s.strip()] for s in spec.split(",") if s.strip()]
+
+
+def _model_problems(spec: str, available: dict[str, ModelPreset]) -> list[str]:
+    if spec.strip() == "all":
+        return []
     ids = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [i for i in ids if i not in available]
     problems = []
@@ -100,8 +111,7 @@ def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelP
         )
     if twice := checks.repeated(ids):
         problems.append(f"--models names {', '.join(twice)} more than once")
-    _refuse(problems)
-    return [available[i] for i in ids]
+    return problems
 
 
 def _build(cfg: ScenarioConfig, quiet: bool) -> Scenario:
@@ -187,7 +197,7 @@ def compare(
     problems = checks.time_limit_problems(time_limit)
     if out_dir is not None:
         problems += output_dir_problems("--out", out_dir)
-    cfg = _config(scenario, problems)
+    cfg = _config(scenario, problems, models)
     chosen = _resolve_models(models, models_for(cfg))
     scn = _build(cfg, quiet=as_json)
     results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
@@ -360,7 +370,7 @@ def run(
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     problems = checks.time_limit_problems(time_limit) + run_dir_problems(out_dir, replace)
-    cfg = _config(scenario, problems)
+    cfg = _config(scenario, problems, model)
     chosen = _resolve_models(model, models_for(cfg))
     if len(chosen) != 1:
         _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
@@ -471,7 +481,7 @@ def sweep(
     except ScenarioConfigError as e:
         problems += e.problems
         variations = {}
-    cfg = _config(scenario, problems)
+    cfg = _config(scenario, problems, models)
     chosen = _resolve_models(models, models_for(cfg))
     try:
         points = sweep_points(cfg, variations)

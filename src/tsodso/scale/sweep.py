@@ -100,12 +100,12 @@ def parse_variations(specs: Iterable[str]) -> dict[str, list[Any]]:
         if len(items) > MAX_VALUES:
             problems.append(f"--vary {key}: {len(items)} values, expected at most {MAX_VALUES}")
             continue
-        values = [_value(v) for v in items]
-        same = [(isinstance(v, bool), v) for v in values]  # 1 and 1.0 are one value
+        read = [_value(v) for v in items]
+        same = [(isinstance(v, bool), v) for v in read]  # 1 and 1.0 are one value
         if twice := sorted({t for t, k in zip(items, same, strict=True) if same.count(k) > 1}):
             problems.append(f"--vary {key}: {', '.join(twice)} name the same value twice")
             continue
-        out[key] = values
+        out[key] = read
     points = math.prod(len(v) for v in out.values()) if out else 0
     if points > MAX_POINTS:
         problems.append(
