@@ -31,6 +31,7 @@ class Accepted(Exception):
 
 @pytest.fixture(scope="module", autouse=True)
 def stop_before_work() -> Any:
+    import tsodso.api  # noqa: F401  bound to the real builder before it is patched here
     import tsodso.scenario.build as build
 
     def stop(*a: Any, **k: Any) -> None:

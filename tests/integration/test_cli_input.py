@@ -27,6 +27,7 @@ runner = CliRunner()
 @pytest.fixture
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if a scenario is built: the refusal must come before any work."""
+    import tsodso.api  # noqa: F401  bound to the real builder before it is patched here
     import tsodso.scenario.build as build
 
     def forbidden(*a: Any, **k: Any) -> None:
