@@ -23,7 +23,7 @@ from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.build import messages_of
 from tsodso.exchange.messages import MessageLog
 from tsodso.grids.forecast import GridForecast
-from tsodso.kpi.metrics import compute_kpis
+from tsodso.kpi.metrics import compute_kpis, without_solution
 from tsodso.kpi.tables import run_tables
 from tsodso.kpi.unmet import unmet_needs
 from tsodso.lifecycle import Lifecycle, run_lifecycle
@@ -179,4 +179,6 @@ def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = Fal
     )
     wall = time.perf_counter() - t0
     kpis = compute_kpis(scn, outcome, messages, life, ac, wall, prep.forecast)
+    if not outcome.has_solution:  # no fake numbers: a missing result is None
+        kpis = without_solution(kpis)
     return RunResult(preset, outcome, messages, life, ac, kpis, prep)

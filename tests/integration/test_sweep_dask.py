@@ -48,3 +48,11 @@ def test_bad_variations_are_reported_together() -> None:
     assert "day" in text and "ders.ev_share" in text
     with pytest.raises(ScenarioConfigError, match="expected FIELD=V1"):
         parse_variations(["nonsense"])
+
+
+def test_an_unreachable_scheduler_is_a_sweep_error() -> None:
+    from tsodso.scale.sweep import SchedulerError
+
+    points = sweep_points(load_config("small"), parse_variations(["seed=1,2"]))
+    with pytest.raises(SchedulerError, match="--scheduler tcp://127.0.0.1:1"):
+        run_sweep(points, ["smartnet-a"], scheduler="tcp://127.0.0.1:1")

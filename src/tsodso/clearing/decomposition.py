@@ -62,12 +62,14 @@ class ExchangeMaster:
         t_index[tg.nodes] = np.arange(len(tg.nodes))
         tdi = np.array([grid.feeders[f].tdi_node for f in feeders])
         lo, hi, with_lines = self.lo, self.hi, problem.transmission
+        with_balance = problem.balance  # a TSO without the balancing need has no such row
 
         def hook(lp: LinearProgram, bids: BidTable) -> None:
             e = lp.add_variables(EXCHANGE, F * T, lo=lo.ravel(), hi=hi.ravel())
             lp.add_variables(DSO_COST, F, lo=0.0, cost=1.0)
             tt = np.tile(np.arange(T), F)
-            lp.add_to_rows("System-balance", tt, e, np.ones(F * T))
+            if with_balance:
+                lp.add_to_rows("System-balance", tt, e, np.ones(F * T))
             if with_lines:
                 p = np.repeat(pos_ns[t_index[tdi]], T)
                 ok = p >= 0

@@ -17,6 +17,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from tsodso.schema.environment import highs_log
+
 INF = highspy.kHighsInf
 _BANNER_SHOWN = False
 
@@ -158,12 +160,16 @@ _STATUS = {
     highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
     highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
     highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
+    # nothing to decide (e.g. a TSO market without bids or needs on a lone feeder): its
+    # optimum is the empty one, not an error
+    highspy.HighsModelStatus.kModelEmpty: Status.OPTIMAL,
 }
 
 
-def _pass(h: highspy.Highs, lp: LinearProgram) -> None:
+def _pass(h: highspy.Highs, lp: LinearProgram) -> str:
     """Hand ``lp`` to HiGHS as arrays (a column-wise matrix), without building an
-    intermediate HighsLp object (4x faster for a 8e5-column market)."""
+    intermediate HighsLp object (4x faster for a 8e5-column market). Returns why HiGHS
+    refused the model ('' when it took it)."""
     a = lp.matrix()
 
     def cat(parts: list[np.ndarray]) -> np.ndarray:
@@ -187,7 +193,8 @@ def _pass(h: highspy.Highs, lp: LinearProgram) -> None:
         np.zeros(lp.n_cols, dtype=np.int32),  # every column continuous
     )
     if status == highspy.HighsStatus.kError:
-        raise ValueError("HiGHS refused the model (inconsistent bounds or matrix)")
+        return "HiGHS refused the model (inconsistent bounds, or values it reads as infinite)"
+    return ""
 
 
 def _new_bounds(
@@ -225,12 +232,13 @@ class Solver:
         t0 = time.perf_counter()
         self.lp = lp
         self.h = _new_highs()
-        self.h.setOptionValue("output_flag", bool(os.environ.get("TSODSO_HIGHS_LOG")))
+        self.h.setOptionValue("output_flag", highs_log())
         self.time_limit_s = float(time_limit_s)
         self.h.setOptionValue("presolve", "on" if presolve else "off")
         if threads:
             self.h.setOptionValue("threads", int(threads))
-        _pass(self.h, lp)
+        #: why HiGHS refused the model ('' if it took it): every solve then reports ERROR
+        self.refused = _pass(self.h, lp)
         self._pending_build_s = time.perf_counter() - t0
         self.solves = 0
 
@@ -279,6 +287,10 @@ class Solver:
     def solve(self) -> Solution:
         """Solve from the last basis; never raises for solver outcomes."""
         t1 = time.perf_counter()
+        if self.refused:  # a reported outcome, not an exception deep in a family
+            build, self._pending_build_s = self._pending_build_s, 0.0
+            nan, empty = float("nan"), np.zeros(0)
+            return Solution(Status.ERROR, nan, empty, empty, build, 0.0, self.refused)
         # HiGHS (< 2.0) measures its time limit against the run time of every run of this
         # instance together: the limit is meant per solve, so it starts from the time spent
         self.h.setOptionValue("time_limit", self.h.getRunTime() + self.time_limit_s)
@@ -293,7 +305,12 @@ def _solution(h: highspy.Highs, build_s: float, solve_s: float) -> Solution:
     ms = h.getModelStatus()
     status = _STATUS.get(ms, Status.ERROR)
     sol = h.getSolution()
-    has_x = status == Status.OPTIMAL or (status == Status.TIME_LIMIT and sol.value_valid)
+    # a time limit may stop the simplex at a basis that is not yet feasible: only a
+    # feasible point is a result
+    feasible = h.getInfo().primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    has_x = status == Status.OPTIMAL or (
+        status == Status.TIME_LIMIT and sol.value_valid and feasible
+    )
     x = np.asarray(sol.col_value) if has_x else np.zeros(0)
     duals = np.asarray(sol.row_dual) if has_x and sol.dual_valid else np.zeros(0)
     obj = float(h.getInfo().objective_function_value) if has_x else float("nan")

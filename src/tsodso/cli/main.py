@@ -3,14 +3,18 @@
 Commands: ``compare`` (run models on one scenario, print a KPI table or JSON), ``models``
 (list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest),
 ``sweep`` (scenario variants x models on Dask, one KPI table).
-User mistakes exit with status 2 and one message listing every problem; no traceback.
+User mistakes exit with status 2 and one message listing every problem (options, the
+environment and the scenario together, before any work; ``cli.checks``); no traceback.
+JSON output is strict (a missing value is null). The console entry is ``cli.entry``
+(Ctrl-C: one line, exit status 130).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -20,12 +24,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tsodso.cli import checks
 from tsodso.coordination.catalogue import ModelPreset, models_for
 from tsodso.grids.model import GridModelError
-from tsodso.grids.sources import GridSourceError
+from tsodso.grids.sources import GridCacheWarning, GridSourceError
 from tsodso.kpi.metrics import KPI_KEYS
+from tsodso.report.files import dumps_strict, output_dir_problems, write_atomic
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError
+from tsodso.schema.environment import environment_problems
 
 app = typer.Typer(
     add_completion=False,
@@ -44,7 +51,6 @@ TimeLimitOpt = Annotated[
     float,
     typer.Option(
         "--time-limit",
-        min=1.0,
         help="seconds allowed to each clearing and to an iterative decomposition as a "
         "whole (a model that reaches it reports status time_limit and its best result)",
     ),
@@ -56,42 +62,78 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def _config(spec: str) -> ScenarioConfig:
+def _refuse(problems: list[str]) -> None:
+    """Exit with one message when any option, variable or scenario problem was found."""
+    if len(problems) == 1:
+        _fail(problems[0])
+    if problems:
+        _fail(f"{len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _config(
+    spec: str, problems: list[str] | None = None, models: str | None = None
+) -> ScenarioConfig:
+    """The scenario, after the options' and environment's ``problems`` and those of the
+    ``models`` list, all reported together with the scenario's own."""
     from tsodso.api import load
 
+    found = [*(problems or []), *environment_problems()]
     try:
-        return load(spec)
+        cfg = load(spec)
+        if models is not None:
+            found += _model_problems(models, models_for(cfg))
     except ScenarioConfigError as e:
-        _fail(str(e))
+        found.append(str(e))
+    _refuse(found)
+    return cfg
 
 
 def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelPreset]:
+    _refuse(_model_problems(spec, available))
     if spec.strip() == "all":
         return list(available.values())
+    return [available[s.strip()] for s in spec.split(",") if s.strip()]
+
+
+def _model_problems(spec: str, available: dict[str, ModelPreset]) -> list[str]:
+    if spec.strip() == "all":
+        return []
     ids = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [i for i in ids if i not in available]
+    problems = []
     if not ids:
-        _fail("--models is empty: expected 'all' or comma-separated model ids")
+        problems.append("--models is empty: expected 'all' or comma-separated model ids")
     if unknown:
-        _fail(
+        problems.append(
             f"unknown model id(s): {', '.join(unknown)}; expected 'all' or ids from "
             "`tsodso models` (e.g. smartnet-a, smartnet-d) or [models.ID] tables of the "
             "scenario file"
         )
-    return [available[i] for i in ids]
+    if twice := checks.repeated(ids):
+        problems.append(f"--models names {', '.join(twice)} more than once")
+    return problems
 
 
 def _build(cfg: ScenarioConfig, quiet: bool) -> Scenario:
     from tsodso.scenario.build import build_scenario
 
-    status = f"building scenario {cfg.name!r} (first build of a grid is cached)"
-    with err.status(status, spinner="dots") if not quiet else _Null():
+    status = f"building scenario {escape(repr(cfg.name))} (first build of a grid is cached)"
+    with (
+        err.status(status, spinner="dots") if not quiet else _Null(),
+        warnings.catch_warnings(record=True) as said,
+    ):
+        warnings.simplefilter("always", GridCacheWarning)
         try:
-            return build_scenario(cfg)
+            scn = build_scenario(cfg)
         except (GridSourceError, GridModelError) as e:
             _fail(f"scenario {cfg.name!r}: field grid: {e}")
         except ScenarioConfigError as e:
             _fail(str(e))
+        finally:
+            for w in said:
+                if issubclass(w.category, GridCacheWarning):
+                    err.print(f"warning: {w.message}", markup=False, highlight=False)
+    return scn
 
 
 class _Null:
@@ -146,13 +188,16 @@ def compare(
     ] = "smartnet-a,smartnet-d",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="also write comparison.json and .csv here")
+        str | None, typer.Option("--out", help="also write comparison.json and .csv here")
     ] = None,
     time_limit: TimeLimitOpt = 300.0,
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
-    cfg = _config(scenario)
+    problems = checks.time_limit_problems(time_limit)
+    if out_dir is not None:
+        problems += output_dir_problems("--out", out_dir)
+    cfg = _config(scenario, problems, models)
     chosen = _resolve_models(models, models_for(cfg))
     scn = _build(cfg, quiet=as_json)
     results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
@@ -164,13 +209,15 @@ def compare(
     if out_dir is not None:
         import pandas as pd
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "comparison.json").write_text(json.dumps(doc, indent=2))
-        pd.DataFrame(
+        where = Path(out_dir)
+        where.mkdir(parents=True, exist_ok=True)
+        write_atomic(where / "comparison.json", dumps_strict(doc) + "\n")
+        table = pd.DataFrame(
             [{"model": r["model"], "status": r["status"], **r["kpis"]} for r in results]
-        ).to_csv(out_dir / "comparison.csv", index=False)
+        )
+        write_atomic(where / "comparison.csv", table.to_csv(index=False))
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(dumps_strict(doc) + "\n")
         return
     _print_table(doc)
 
@@ -225,7 +272,7 @@ def _print_table(doc: dict[str, Any]) -> None:
         table.add_column(head, justify="right")
     for r in doc["results"]:
         k = r["kpis"]
-        row = [r["model"], r["status"]]
+        row = [escape(r["model"]), r["status"]]
         for key, _, fmt in cols:
             if k.get(key) is None:
                 row.append("-")
@@ -268,7 +315,7 @@ def list_models(
     available = models_for(_config(scenario)) if scenario else CATALOGUE
     if as_json:
         rows = [m.as_dict() for m in available.values()]
-        sys.stdout.write(json.dumps({"models": rows}, indent=2) + "\n")
+        sys.stdout.write(dumps_strict({"models": rows}) + "\n")
         return
     if markdown:
         sys.stdout.write(catalogue_markdown(available))
@@ -291,8 +338,16 @@ def list_models(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", help="model id (see `tsodso models`)")],
-    out_dir: Annotated[Path, typer.Option("--out", help="directory for result tables")],
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="directory for result tables, written whole; a non-empty one that is not an "
+            "earlier run's needs --replace",
+        ),
+    ],
     scenario: ScenarioOpt = "default",
     doe: Annotated[
         bool,
@@ -303,14 +358,19 @@ def run(
         ),
     ] = True,
     time_limit: TimeLimitOpt = 300.0,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="replace a non-empty --out directory whole")
+    ] = False,
 ) -> None:
     """Run one model through the whole lifecycle (registration, clearing, stacking,
     delivery, baselines, settlement, contingency rules) and write every table (Parquet)
-    and a manifest."""
+    and a manifest. Exit status 1 when the model reaches no solution."""
     from tsodso.pipeline import prepare, run_model
-    from tsodso.report.tables import write_run
+    from tsodso.report.tables import run_dir_problems, write_run
 
-    cfg = _config(scenario)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    problems = checks.time_limit_problems(time_limit) + run_dir_problems(out_dir, replace)
+    cfg = _config(scenario, problems, model)
     chosen = _resolve_models(model, models_for(cfg))
     if len(chosen) != 1:
         _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
@@ -326,12 +386,25 @@ def run(
         with err.status("dynamic operating envelopes: every method, AC-verified", spinner="dots"):
             rep = doe_report(prep.scn, prep.ac_model, prep.baseline, prep.forecast)
         extra = {"doe_summary": rep.summary(), "does": rep.limits()}
-    files = write_run(out_dir, scn, prep, result, extra)
+    context = {
+        "started_utc": started,
+        "command_line": sys.argv,
+        "options": ctx.params,
+    }
+    try:
+        files = write_run(Path(out_dir), scn, prep, result, extra, replace, context)
+    except (FileExistsError, OSError) as e:
+        _fail(f"--out {out_dir}: {e}")
     out.print(
-        f"[bold]{escape(model)}[/]: {result.outcome.status}; wrote {len(files)} files to {out_dir}"
+        f"[bold]{escape(model)}[/]: {result.outcome.status}; wrote {len(files)} files to "
+        f"{escape(out_dir)}"
     )
     for k in KPI_KEYS:
-        out.print(f"  {k:28s} {result.kpis[k]}")
+        v = result.kpis[k]
+        out.print(f"  {k:28s} {'-' if v is None else v}")
+    if not result.outcome.has_solution:
+        err.print(f"{escape(model)}: no solution ({result.outcome.status}); no results to show")
+        raise typer.Exit(code=1)
     _print_lifecycle(prep, result)
     from tsodso.kpi.unmet import summary
 
@@ -392,9 +465,7 @@ def sweep(
     models: Annotated[
         str, typer.Option("--models", "-m", help="'all' or comma-separated model ids")
     ] = "smartnet-a,smartnet-d",
-    out_dir: Annotated[Path, typer.Option("--out", help="writes sweep.csv here")] = Path(
-        "out/sweep"
-    ),
+    out_dir: Annotated[str, typer.Option("--out", help="writes sweep.csv here")] = "out/sweep",
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="dask.distributed address, tcp://...")
     ] = None,
@@ -403,25 +474,37 @@ def sweep(
     """Run a grid of scenario variants x models and write one KPI table."""
     import pandas as pd
 
-    from tsodso.scale.sweep import parse_variations, run_sweep, sweep_points
+    from tsodso.scale.sweep import SchedulerError, parse_variations, run_sweep, sweep_points
 
-    cfg = _config(scenario)
+    problems = checks.workers_problems(workers) + output_dir_problems("--out", out_dir)
+    if scheduler is not None:
+        problems += checks.scheduler_problems(scheduler)
+    try:
+        variations = parse_variations(vary)
+    except ScenarioConfigError as e:
+        problems += e.problems
+        variations = {}
+    cfg = _config(scenario, problems, models)
     chosen = _resolve_models(models, models_for(cfg))
     try:
-        points = sweep_points(cfg, parse_variations(vary))
+        points = sweep_points(cfg, variations)
     except ScenarioConfigError as e:
         _fail(str(e))
     err.print(f"{len(points)} scenario points x {len(chosen)} models")
-    rows = run_sweep(
-        points,
-        [m.id for m in chosen],
-        scheduler=scheduler,
-        workers=workers,
-        on_done=lambda name: err.print(f"done: {name}", markup=False),
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = run_sweep(
+            points,
+            [m.id for m in chosen],
+            scheduler=scheduler,
+            workers=workers,
+            on_done=lambda name: err.print(f"done: {name}", markup=False),
+        )
+    except SchedulerError as e:
+        _fail(str(e))
+    where = Path(out_dir)
+    where.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "sweep.csv", index=False)
+    write_atomic(where / "sweep.csv", table.to_csv(index=False))
     cols = [
         "scenario",
         "model",
@@ -433,7 +516,7 @@ def sweep(
         "voltage_violations",
     ]
     out.print(table[cols].to_string(index=False), markup=False, highlight=False)
-    out.print(f"wrote {out_dir / 'sweep.csv'} ({len(table)} rows)")
+    out.print(f"wrote {where / 'sweep.csv'} ({len(table)} rows)", markup=False)
 
 
 def main() -> None:  # pragma: no cover - console entry

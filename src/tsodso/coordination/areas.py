@@ -9,18 +9,19 @@ built from them (cuts, messages, curves) is identical to a serial run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from tsodso.schema.environment import area_threads as env_area_threads
 
 A = TypeVar("A")
 R = TypeVar("R")
 
 
 def area_threads() -> int:
-    env = os.environ.get("TSODSO_AREA_THREADS")
-    return max(1, int(env)) if env else max(1, os.cpu_count() or 1)
+    """Threads for per-area work (``TSODSO_AREA_THREADS``, checked; default every core)."""
+    return env_area_threads()
 
 
 def map_areas(fn: Callable[[A], R], items: Iterable[A]) -> list[R]:

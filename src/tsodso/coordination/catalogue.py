@@ -117,10 +117,17 @@ def get_model(model_id: str) -> ModelPreset:
 def models_for(cfg: ScenarioConfig) -> dict[str, ModelPreset]:
     """The catalogue plus the scenario's user-defined models ([models.ID] tables).
 
-    Raises ``ScenarioConfigError`` listing every user model its family cannot run."""
+    Raises ``ScenarioConfigError`` listing every user model its family cannot run and
+    every id that is already a catalogue model's."""
     out = dict(CATALOGUE)
     problems: list[str] = []
     for mid, m in cfg.models.items():
+        if mid in CATALOGUE:  # it would silently replace the named model under its id
+            problems.append(
+                f"models.{mid} (id): the catalogue has a model {mid!r} "
+                f"({CATALOGUE[mid].name}); give yours another id"
+            )
+            continue
         mech = m.mechanism()
         problems += [f"models.{mid}: {p}" for p in check(mech)]
         out[mid] = ModelPreset(

@@ -8,6 +8,7 @@ check or compute KPIs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,6 +97,15 @@ class ModelOutcome:
     def __post_init__(self) -> None:
         if not self.purchases:
             raise ValueError("a model outcome needs at least one purchase (zeros if none)")
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether the model reached a solution: its optimum, or a feasible point within the
+        time limit, in every clearing (a model that ended in error has none). Without one,
+        what it bought is not a result: its figures are reported as missing, never as
+        zeros."""
+        solved = self.status in (Status.OPTIMAL, Status.TIME_LIMIT)
+        return solved and all(math.isfinite(s.objective_eur) for s in self.steps)
 
     @property
     def accepted_mw(self) -> np.ndarray:

@@ -45,9 +45,72 @@ def _islanded(grid: CoupledGrid) -> int:
 
 
 def outage_problems(
+    net: pandapowerNet,
+    grid: CoupledGrid,
+    events: tuple[Event, ...],
+    transmission_min_kv: float,
+    periods: int | None = None,
+) -> list[str]:
+    """Every reason the events of a scenario cannot happen on this grid (empty if none):
+    each event alone, then (given the scenario's ``periods``) every set of outages that
+    overlap in time, together."""
+    problems = _each_alone(net, grid, events, transmission_min_kv)
+    if periods is not None and not problems:
+        problems = _together(net, grid, events, transmission_min_kv, periods)
+    return problems
+
+
+def _together(
+    net: pandapowerNet,
+    grid: CoupledGrid,
+    events: tuple[Event, ...],
+    transmission_min_kv: float,
+    periods: int,
+) -> list[str]:
+    """Outages each possible alone may together island a node: check every set of
+    outages active in the same period (each distinct set once)."""
+    outages = [i for i, e in enumerate(events) if e.kind in OUTAGE_KINDS]
+    active = {i: event_periods(events[i], periods) for i in outages}
+    seen: dict[tuple[int, ...], list[int]] = {}
+    for t in range(periods):
+        key = tuple(i for i in outages if active[i][t])
+        if len({(events[i].kind, events[i].element) for i in key}) >= 2:
+            seen.setdefault(key, []).append(t)
+    problems: list[str] = []
+    for key, ts in seen.items():
+        names = " and ".join(f"events[{i}]" for i in key)
+        what = ", ".join(f"{OUTAGE_KINDS[events[i].kind]} {events[i].element}" for i in key)
+        when = f"period {ts[0]}" if len(ts) == 1 else f"periods {ts[0]}-{ts[-1]}"
+        net_out = outage_net(net, tuple(events[i] for i in key))
+        lv = grid.bus_to_node.loc[net.trafo.lv_bus].to_numpy()
+        fed_before = set(lv[trafo_in_operation(net).to_numpy()].tolist())
+        fed_after = set(lv[trafo_in_operation(net_out).to_numpy()].tolist())
+        lost = sorted(fed_before - fed_after)
+        if lost:
+            buses = ", ".join(str(int(grid.node_bus[n])) for n in lost)
+            problems.append(
+                f"{names} ({when}): together, the outages of {what} leave bus {buses} "
+                "without a transformer in operation"
+            )
+            continue
+        try:
+            g = build_coupled_grid(net_out, transmission_min_kv)
+        except GridModelError as err:
+            problems.append(f"{names} ({when}): the grid without {what} is invalid: {err}")
+            continue
+        if len(g.node_bus) != len(grid.node_bus) or len(g.feeders) != len(grid.feeders):
+            problems.append(f"{names} ({when}): together, the outages of {what} change the feeders")
+        elif n := _islanded(g):
+            problems.append(
+                f"{names} ({when}): together, the outages of {what} cut {n} transmission "
+                "nodes off the external grid"
+            )
+    return problems
+
+
+def _each_alone(
     net: pandapowerNet, grid: CoupledGrid, events: tuple[Event, ...], transmission_min_kv: float
 ) -> list[str]:
-    """Every reason the events of a scenario cannot happen on this grid (empty if none)."""
     problems: list[str] = []
     lines_on, trafos_on = line_in_operation(net), trafo_in_operation(net)
     feeder_ids = {f.id for f in grid.feeders}

@@ -7,8 +7,9 @@ for one window of one day. Must not: decide DERs, markets or scaling.
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,19 @@ import pandapower as pp
 import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 
+from tsodso.schema.environment import cache_path
+from tsodso.schema.files import InputFileError, read_input_text
+
+#: largest pandapower JSON grid read (bytes): the simbench HV/MV grid is about 32 MB
+MAX_GRID_JSON_BYTES = 1 << 30
+
 
 class GridSourceError(ValueError):
     """The grid spec names no grid we can load."""
+
+
+class GridCacheWarning(UserWarning):
+    """A cached grid could not be read and was rebuilt from its source."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,11 @@ class ElementProfiles:
 
 def cache_dir() -> Path:
     """Where built grids are cached: $TSODSO_CACHE or ~/.cache/tsodso."""
-    d = Path(os.environ.get("TSODSO_CACHE", Path.home() / ".cache" / "tsodso"))
-    d.mkdir(parents=True, exist_ok=True)
+    d = cache_path()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GridSourceError(f"grid cache {d}: cannot create it ({err.strerror})") from None
     return d
 
 
@@ -44,9 +58,20 @@ def _simbench_net(code: str) -> pandapowerNet:
     key = f"simbench-{code}-sb{sb.__version__}-pp{pp.__version__}.pkl"
     path = cache_dir() / key
     if path.exists():
-        with path.open("rb") as fh:
-            net: pandapowerNet = pickle.load(fh)
-            return net
+        try:
+            with path.open("rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, pandapowerNet) and len(cached.bus):
+                return cached
+            why = f"it holds a {type(cached).__name__}, not a grid"
+        except Exception as err:  # truncated, corrupt or foreign: any unpickling error
+            why = f"{type(err).__name__}: {str(err)[:100]}"
+        warnings.warn(
+            f"the cached grid {path} could not be read ({why}); rebuilding it from simbench",
+            GridCacheWarning,
+            stacklevel=2,
+        )
+        path.unlink(missing_ok=True)
     try:
         net = sb.get_simbench_net(code)
     except Exception as err:  # simbench raises plain errors for unknown codes
@@ -72,11 +97,28 @@ def load_net(spec: str) -> pandapowerNet:
         net: pandapowerNet = fn()
         return net
     path = Path(spec)
-    if path.suffix == ".json" and path.exists():
-        return pp.from_json(str(path))
+    if path.suffix == ".json":
+        return _json_net(path)
     raise GridSourceError(
         f"grid {spec!r}: expected 'simbench:CODE', 'pandapower:CASE' or an existing .json file"
     )
+
+
+def _json_net(path: Path) -> pandapowerNet:
+    """A pandapower net from a JSON file, read safely; anything else is refused."""
+    try:
+        text = read_input_text(path, MAX_GRID_JSON_BYTES)
+    except InputFileError as err:
+        raise GridSourceError(f"grid {str(path)!r}: {err}") from None
+    try:
+        net = pp.from_json(io.StringIO(text))
+    except Exception as err:  # pandapower raises many kinds for a foreign file
+        raise GridSourceError(
+            f"grid {str(path)!r}: not a pandapower net ({type(err).__name__}: {str(err)[:100]})"
+        ) from None
+    if not isinstance(net, pandapowerNet) or "bus" not in net or not len(net.bus):
+        raise GridSourceError(f"grid {str(path)!r}: not a pandapower net with buses")
+    return net
 
 
 def window_profiles(net: pandapowerNet, day: int, first: int, periods: int) -> ElementProfiles:

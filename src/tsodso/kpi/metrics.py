@@ -141,3 +141,22 @@ def compute_kpis(
         "compute_time_s": round(float(sum(s.solve_s + s.build_s for s in out.steps)), 3),
         **{k: v for k, v in out.extra_kpis.items() if not k.startswith("doe_")},
     }
+
+
+#: KPIs that measure the effort of a run, not its result: the only ones a model without a
+#: solution reports (every other KPI is then None, never a zero that reads as a result)
+EFFORT_KEYS = (
+    "messages",
+    "message_bytes",
+    "market_messages",
+    "wall_time_s",
+    "iterations",
+    "lp_variables",
+    "solve_time_s",
+    "compute_time_s",
+)
+
+
+def without_solution(kpis: dict[str, float | int | None]) -> dict[str, float | int | None]:
+    """The KPIs of a model that reached no solution: effort kept, every result None."""
+    return {k: (v if k in EFFORT_KEYS else None) for k, v in kpis.items()}

@@ -5,44 +5,116 @@ per-point job (a pure function of picklable inputs: build the scenario where it 
 the models, return KPI rows), and the choice of engine: the calling process (workers = 1),
 Dask's local process pool (default), or a ``dask.distributed`` cluster when a scheduler
 address is given. Results do not depend on the engine (tests check it on a LocalCluster).
-Must not: know about the CLI or files.
+Variations are checked before anything runs: each path must name a scalar field of the
+scenario schema, each value is read as a TOML value (so ``true`` is a boolean and ``"3"``
+text, never silently a number), and the number of points is bounded. Must not: know about
+the CLI or files.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import math
+import signal
+import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pydantic import BaseModel
+
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError, config_from_dict
+
+#: most values of one field and most points of a sweep (an assumption: a sweep beyond is a
+#: typing mistake long before it is a study on one machine or a small cluster)
+MAX_VALUES = 100
+MAX_POINTS = 1000
+#: fields a sweep does not vary: the name is made from the variations; events and models
+#: are structures, not values
+NOT_VARIED = ("name", "events", "models", "t_line_derate")  # tables of their own
+
+
+class SchedulerError(RuntimeError):
+    """The dask.distributed scheduler could not be reached or was lost during the sweep."""
+
 
 #: KPI keys that measure time, not the result (they differ between engines)
 TIMING_KEYS = ("wall_time_s", "solve_time_s", "compute_time_s")
 
 
-def parse_variations(specs: Iterable[str]) -> dict[str, list[Any]]:
-    """'field=v1,v2' strings (dotted fields for nested tables) into a mapping of values;
-    numbers are parsed as numbers."""
-    out: dict[str, list[Any]] = {}
-    problems = []
-    for spec in specs:
-        key, sep, values = spec.partition("=")
-        if not sep or not key.strip() or not values.strip():
-            problems.append(f"--vary {spec!r}: expected FIELD=V1,V2,...")
+def variable_fields() -> dict[str, str]:
+    """Every field a sweep can vary (dotted for the scenario's tables), with its type."""
+    out: dict[str, str] = {}
+    for name, info in ScenarioConfig.model_fields.items():
+        if name in NOT_VARIED:
             continue
-        out[key.strip()] = [_number(v.strip()) for v in values.split(",") if v.strip()]
-    if problems:
-        raise ScenarioConfigError("sweep", problems)
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            for sub, subinfo in kind.model_fields.items():
+                out[f"{name}.{sub}"] = str(subinfo.annotation)
+        else:
+            out[name] = str(kind)
     return out
 
 
-def _number(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
+def _value(text: str) -> Any:
+    """A TOML value (number, boolean, quoted text), else the text itself."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text
+
+
+def parse_variations(specs: Iterable[str]) -> dict[str, list[Any]]:
+    """'field=v1,v2' strings (dotted fields for nested tables) into a mapping of values,
+    each read as a TOML value. Refuses (listing every problem) unknown or repeated fields,
+    empty or repeated values and sweeps of more than ``MAX_POINTS`` points."""
+    out: dict[str, list[Any]] = {}
+    problems = []
+    known = variable_fields()
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        key = key.strip()
+        items = [v.strip() for v in values.split(",")]
+        if not sep or not key or not values.strip():
+            problems.append(f"--vary {spec!r}: expected FIELD=V1,V2,...")
+            continue
+        if key not in known:
+            head = key.split(".")[0]
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = (
+                f"{head} is not varied by a sweep"
+                if head in NOT_VARIED
+                else f"did you mean {' or '.join(close)}?"
+                if close
+                else f"expected one of {', '.join(known)}"
+            )
+            problems.append(f"--vary {key}: no such field ({hint})")
+            continue
+        if key in out:
+            problems.append(f"--vary {key}: given twice (put every value in one --vary)")
+            continue
+        if "" in items:
+            problems.append(f"--vary {spec!r}: an empty value (expected FIELD=V1,V2,...)")
+            continue
+        if len(items) > MAX_VALUES:
+            problems.append(f"--vary {key}: {len(items)} values, expected at most {MAX_VALUES}")
+            continue
+        read = [_value(v) for v in items]
+        same = [(isinstance(v, bool), v) for v in read]  # 1 and 1.0 are one value
+        if twice := sorted({t for t, k in zip(items, same, strict=True) if same.count(k) > 1}):
+            problems.append(f"--vary {key}: {', '.join(twice)} name the same value twice")
+            continue
+        out[key] = read
+    points = math.prod(len(v) for v in out.values()) if out else 0
+    if points > MAX_POINTS:
+        problems.append(
+            f"--vary: {' x '.join(str(len(v)) for v in out.values())} = {points} points, "
+            f"expected at most {MAX_POINTS}"
+        )
+    if problems:
+        raise ScenarioConfigError("sweep", problems)
+    return out
 
 
 def sweep_points(base: ScenarioConfig, variations: dict[str, list[Any]]) -> list[ScenarioConfig]:
@@ -57,7 +129,7 @@ def sweep_points(base: ScenarioConfig, variations: dict[str, list[Any]]) -> list
             node = data
             *parents, leaf = k.split(".")
             for p in parents:
-                node = node.setdefault(p, {})
+                node = node[p]  # a table of the schema (parse_variations checked the path)
             node[leaf] = v
             label.append(f"{k}={v}")
         data["name"] = f"{base.name}[{', '.join(label)}]"
@@ -68,6 +140,11 @@ def sweep_points(base: ScenarioConfig, variations: dict[str, list[Any]]) -> list
     if problems:
         raise ScenarioConfigError("sweep", sorted(set(problems)))
     return points
+
+
+def _worker_init() -> None:
+    """Pool workers leave Ctrl-C to the parent (which ends the sweep with one line)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_point(config: dict[str, Any], model_ids: list[str]) -> list[dict[str, Any]]:
@@ -109,10 +186,29 @@ def run_sweep(
     if scheduler is not None:
         from dask.distributed import Client
 
-        with Client(scheduler) as client:
-            results = client.gather(client.compute(jobs))
+        try:
+            with Client(scheduler, timeout=10) as client:
+                results = client.gather(client.compute(jobs))
+        except (OSError, TimeoutError) as err:  # unreachable, or lost during the sweep
+            raise SchedulerError(
+                f"--scheduler {scheduler}: {type(err).__name__}: {str(err)[:200]}"
+            ) from None
     else:
-        results = compute(*jobs, scheduler="processes", num_workers=workers)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from dask import config
+
+        context = multiprocessing.get_context(config.get("multiprocessing.context", "spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+        try:
+            results = compute(*jobs, scheduler="processes", pool=pool)
+        except BaseException:  # an interrupt: stop the points still running, do not wait
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     if on_done:
         for p in payload:
             on_done(p["name"])

@@ -384,6 +384,23 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
             "external grids only (simbench grids, case33bw, CIGRE MV)"
         )
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
+    # the DSO's band at each feeder node below the root (the root's voltage is given)
+    narrow = [
+        f"d_voltage_margin_pu = {cfg.d_voltage_margin_pu}: leaves no voltage band at feeder "
+        f"{f.id} (its band {float(f.vmin_pu[1:].max()):g}..{float(f.vmax_pu[1:].min()):g} "
+        "pu; expected 2 x margin < the band's width)"
+        for f in grid.feeders
+        if len(f.vmin_pu) > 1
+        and float((f.vmax_pu[1:] - f.vmin_pu[1:]).min()) <= 2 * cfg.d_voltage_margin_pu
+    ]
+    if narrow:
+        raise ScenarioConfigError(repr(cfg.name), narrow)
+    if cfg.events:  # checked before the day's taps are set (topology only)
+        from tsodso.grids.outage import outage_problems
+
+        problems = outage_problems(net, grid, cfg.events, cfg.transmission_min_kv, cfg.periods)
+        if problems:
+            raise ScenarioConfigError(f"{cfg.name!r} (events)", problems)
     window = slice(cfg.first_period, cfg.first_period + cfg.periods)
     full = window_profiles(net, cfg.day, 0, 96)
     prof = ElementProfiles(
@@ -415,12 +432,6 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
     net = _set_daily_taps(net, grid, p0 - np.outer(share, imbalance), q0)
     # taps change transformer reactances in the DC model: rebuild (same nodes and feeders)
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
-    if cfg.events:
-        from tsodso.grids.outage import outage_problems
-
-        problems = outage_problems(net, grid, cfg.events, cfg.transmission_min_kv)
-        if problems:
-            raise ScenarioConfigError(f"{cfg.name!r} (events)", problems)
     return Scenario(
         config=cfg,
         net=net,

@@ -1,22 +1,57 @@
 """Scenario configuration: the declarative description of a scenario (grid, day, DER mix,
 scaling, seed, penalties), its built-in presets, and loading it from TOML.
 
-Owns: validation of user input into one ``ScenarioConfigError`` that lists every problem.
-Must not: build grids or touch data (see ``scenario.build``), or import anything of tsodso
-but the rest of ``schema``.
+Owns: validation of user input into one ``ScenarioConfigError`` that lists every problem,
+each naming its field: strict types (a boolean or a string is never read as a number),
+finite numbers inside a range of meaning, cross-field rules (the window of the day, event
+periods inside the scenario, fields an event kind does not take, the DSO's voltage margin
+inside the band) and bounded sizes (aggregators, events, models) checked before anything is
+allocated. Scenario files are read safely (``schema.files``) and their TOML nesting is
+capped. Must not: build grids or touch data (see ``scenario.build``, which checks what
+needs the grid: outages together, the margin against the grid's own band), or import
+anything of tsodso but the rest of ``schema``.
+
+Ranges. Where a field's range is not physics (a share in 0..1, a voltage band around
+1 pu), its upper bound is an assumption of this module: a value beyond it describes no
+scenario the models are meant for (e.g. renewables scaled beyond x10) and would only test
+the solver's numerics. Each such bound is in the field's description.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
+from tsodso.schema.files import MAX_SCENARIO_BYTES, InputFileError, read_input_text
 from tsodso.schema.mechanism import UserModel
+
+#: deepest nesting of arrays and tables a scenario file may have (a valid one has 4)
+MAX_TOML_DEPTH = 8
+#: most aggregators a scenario may have (an assumption: the default grid has 2,915 DERs)
+MAX_AGGREGATORS = 1000
+#: most real-time events and user-defined models in one scenario
+MAX_EVENTS = 50
+MAX_MODELS = 100
+#: a user model's id: selectable with ``--models`` (no comma or space), never ``all``
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ScenarioConfigError(ValueError):
@@ -29,43 +64,75 @@ class ScenarioConfigError(ValueError):
         super().__init__(f"invalid scenario {source}: {len(problems)} problem(s)\n{lines}")
 
 
+def _text(max_len: int, empty: bool = True) -> Any:
+    def check(value: str) -> str:
+        if not empty and not value.strip():
+            raise ValueError("expected a non-empty text")
+        if len(value) > max_len:
+            raise ValueError(f"{len(value)} characters, expected at most {max_len}")
+        if _CONTROL.search(value):
+            raise ValueError("contains a control character")
+        return value
+
+    return AfterValidator(check)
+
+
+# strict scalars: a bool or a string is never read as a number, an int is a float
+Num = StrictFloat
+Int = StrictInt
+Name = Annotated[StrictStr, _text(100, empty=False)]
+Text = Annotated[StrictStr, _text(200)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DerMix(_Strict):
     """Which DERs a scenario has besides the grid's own generators (all offer flexibility)."""
 
-    curtailable_generation: bool = Field(
+    curtailable_generation: StrictBool = Field(
         True, description="every distribution- and HV-connected static generator offers flexibility"
     )
-    transmission_flex_share: float = Field(
+    transmission_flex_share: Num = Field(
         1.0,
         ge=0,
         le=1,
         description="share of transmission-connected generators that offer flexibility "
         "(a seeded draw; 1 = all)",
     )
-    battery_share: float = Field(0.25, ge=0, le=1, description="share of load nodes with a battery")
-    battery_mw: float = Field(0.4, gt=0, description="battery power per site (MW)")
-    battery_hours: float = Field(2.0, gt=0, description="battery energy / power (h)")
-    ev_share: float = Field(0.2, ge=0, le=1, description="share of load nodes with an EV hub")
-    ev_mw: float = Field(0.3, gt=0, description="EV hub charging power (MW)")
-    flex_load_share: float = Field(
+    battery_share: Num = Field(0.25, ge=0, le=1, description="share of load nodes with a battery")
+    battery_mw: Num = Field(
+        0.4, gt=0, le=100, description="battery power per site (MW; at most 100, an assumption)"
+    )
+    battery_hours: Num = Field(
+        2.0, gt=0, le=24, description="battery energy / power (h; at most a day)"
+    )
+    ev_share: Num = Field(0.2, ge=0, le=1, description="share of load nodes with an EV hub")
+    ev_mw: Num = Field(
+        0.3, gt=0, le=10, description="EV hub charging power (MW; at most 10, an assumption)"
+    )
+    flex_load_share: Num = Field(
         0.3, ge=0, le=1, description="share of loads that offer part of their demand"
     )
-    flex_load_fraction: float = Field(
+    flex_load_fraction: Num = Field(
         0.2, gt=0, le=1, description="fraction of a flexible load's demand it can move"
     )
 
 
 class Penalties(_Strict):
-    """Prices of unmet needs (EUR): slack variables, reported as unresolved-need KPIs."""
+    """Prices of unmet needs (EUR): slack variables, reported as unresolved-need KPIs.
+    Upper bounds are assumptions that keep the markets' LPs well scaled (bid prices are
+    tens of EUR/MWh)."""
 
-    imbalance_eur_per_mwh: float = Field(3000.0, gt=0, description="value of lost load")
-    overload_eur_per_mwh: float = Field(2000.0, gt=0, description="branch flow above rating")
-    voltage_eur_per_pu2h: float = Field(
-        2.0e5, gt=0, description="squared-voltage band violation (pu^2 per hour)"
+    imbalance_eur_per_mwh: Num = Field(
+        3000.0, gt=0, le=1e5, description="value of lost load (at most 1e5)"
+    )
+    overload_eur_per_mwh: Num = Field(
+        2000.0, gt=0, le=1e5, description="branch flow above rating (at most 1e5)"
+    )
+    voltage_eur_per_pu2h: Num = Field(
+        2.0e5, gt=0, le=1e8, description="squared-voltage band violation (pu^2 per hour; <= 1e8)"
     )
 
 
@@ -73,16 +140,16 @@ class Registration(_Strict):
     """Product prequalification rules (one flexibility product, MODELS.md section 5) and the
     registration data the scenario gives DERs that the grid data does not have."""
 
-    min_unit_mw: float = Field(
-        0.005, ge=0, description="smallest unit that can register (nameplate MW)"
+    min_unit_mw: Num = Field(
+        0.005, ge=0, le=100, description="smallest unit that can register (nameplate MW)"
     )
-    full_activation_min: float = Field(
+    full_activation_min: Num = Field(
         15.0, gt=0, le=60, description="full activation time of the product (minutes)"
     )
-    min_duration_h: float = Field(
-        0.5, ge=0, description="storage must sustain full power this long (h)"
+    min_duration_h: Num = Field(
+        0.5, ge=0, le=24, description="storage must sustain full power this long (h)"
     )
-    interval_meter_share: float = Field(
+    interval_meter_share: Num = Field(
         0.95,
         ge=0,
         le=1,
@@ -94,26 +161,26 @@ class Registration(_Strict):
 class Delivery(_Strict):
     """How activations are delivered in real time (seeded; the same for every model)."""
 
-    forecast_error_std: float = Field(
+    forecast_error_std: Num = Field(
         0.05,
         ge=0,
         le=1,
         description="relative std. dev. of the real baseline of renewables and flexible loads "
         "against their nominated schedule",
     )
-    forecast_error_corr: float = Field(
+    forecast_error_corr: Num = Field(
         0.9, ge=0, lt=1, description="AR(1) coefficient of that error per quarter-hour"
     )
-    non_delivery_probability: float = Field(
+    non_delivery_probability: Num = Field(
         0.02, ge=0, le=1, description="probability that a DER delivers none of its activations"
     )
-    rebound_fraction: float = Field(
+    rebound_fraction: Num = Field(
         0.5,
         ge=0,
         le=2,
         description="energy a flexible load consumes after an up activation, per MWh reduced",
     )
-    rebound_periods: int = Field(4, ge=1, le=96, description="quarter-hours the rebound lasts")
+    rebound_periods: Int = Field(4, ge=1, le=96, description="quarter-hours the rebound lasts")
 
 
 class Settlement(_Strict):
@@ -122,19 +189,24 @@ class Settlement(_Strict):
     baseline: Literal["nominated", "historical", "mbma"] = Field(
         "nominated", description="baseline that measures delivery for payment"
     )
-    history_days: int = Field(10, ge=1, le=60, description="Y of the historical X-of-Y baseline")
-    x_of_y: int = Field(4, ge=1, description="X of the historical X-of-Y baseline")
-    availability_eur_per_mw_h: float = Field(
-        0.0, ge=0, description="availability payment per MW activated per hour"
+    history_days: Int = Field(10, ge=1, le=60, description="Y of the historical X-of-Y baseline")
+    x_of_y: Int = Field(4, ge=1, le=60, description="X of the historical X-of-Y baseline")
+    availability_eur_per_mw_h: Num = Field(
+        0.0, ge=0, le=1e4, description="availability payment per MW activated per hour (<= 1e4)"
     )
-    penalty_factor: float = Field(
-        1.5, ge=0, description="non-delivery penalty: factor x bid price x MWh not delivered"
+    penalty_factor: Num = Field(
+        1.5,
+        ge=0,
+        le=100,
+        description="non-delivery penalty: factor x bid price x MWh not delivered (<= 100)",
     )
 
     @model_validator(mode="after")
     def _x_le_y(self) -> Settlement:
         if self.x_of_y > self.history_days:
-            raise ValueError(f"x_of_y = {self.x_of_y} exceeds history_days = {self.history_days}")
+            raise ValueError(
+                f"x_of_y = {self.x_of_y}: expected at most history_days = {self.history_days}"
+            )
         return self
 
 
@@ -144,14 +216,17 @@ class Commercial(_Strict):
     needs, a BRP closes its position there when the market's price is worth it (synthetic
     values, labelled so: the imbalance price a BRP expects to avoid)."""
 
-    brp_share_of_imbalance: float = Field(
+    brp_share_of_imbalance: Num = Field(
         0.5, ge=0, le=1, description="share of the TSO imbalance that is open BRP positions"
     )
-    value_low_eur_per_mwh: float = Field(
-        40.0, ge=0, description="lowest value a BRP puts on closing its position (EUR/MWh)"
+    value_low_eur_per_mwh: Num = Field(
+        40.0, ge=0, le=1e4, description="lowest value a BRP puts on closing its position (EUR/MWh)"
     )
-    value_high_eur_per_mwh: float = Field(
-        150.0, ge=0, description="highest such value (EUR/MWh); values drawn between the two"
+    value_high_eur_per_mwh: Num = Field(
+        150.0,
+        ge=0,
+        le=1e4,
+        description="highest such value (EUR/MWh); values drawn between the two",
     )
 
     @model_validator(mode="after")
@@ -164,73 +239,103 @@ class Commercial(_Strict):
         return self
 
 
+EventKind = Literal["line_outage", "trafo_outage", "forecast_error"]
+_FORECAST_ONLY = ("magnitude", "feeder")
+
+
 class Event(_Strict):
     """Something that happens in real time, after the markets cleared, and switches the
     operators to contingency rules in its periods (``operation.contingency``)."""
 
-    kind: Literal["line_outage", "trafo_outage", "forecast_error"]
-    element: int | None = Field(
-        None, description="pandapower index of the line or transformer that trips (outages)"
+    kind: EventKind
+    element: Int | None = Field(
+        None,
+        ge=0,
+        description="pandapower index of the line or transformer that trips (outages)",
     )
-    first_period: int = Field(0, ge=0, description="first period of the event (scenario index)")
-    last_period: int | None = Field(
-        None, ge=0, description="last period, inclusive (default: the end of the scenario)"
+    first_period: Int = Field(0, ge=0, le=95, description="first period (scenario index)")
+    last_period: Int | None = Field(
+        None, ge=0, le=95, description="last period, inclusive (default: the end of the scenario)"
     )
-    magnitude: float = Field(
+    magnitude: Num = Field(
         0.3,
         ge=-1,
         le=5,
         description="forecast_error: relative deviation of real renewable output",
     )
-    feeder: str = Field("", description="forecast_error: only this feeder ('' = everywhere)")
+    feeder: Text = Field("", description="forecast_error: only this feeder ('' = everywhere)")
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Event:
+        problems = []
         outage = self.kind != "forecast_error"
         if outage and self.element is None:
-            raise ValueError(f"kind = {self.kind!r} needs 'element' (a pandapower index)")
+            problems.append(f"element: kind = {self.kind!r} needs a pandapower index")
         if not outage and self.element is not None:
-            raise ValueError("kind = 'forecast_error' takes no 'element' (use 'feeder')")
+            problems.append("element: kind = 'forecast_error' takes no element (use 'feeder')")
+        if outage:
+            problems += [
+                f"{f}: kind = {self.kind!r} takes no {f} (forecast_error only)"
+                for f in _FORECAST_ONLY
+                if f in self.model_fields_set
+            ]
         if self.last_period is not None and self.last_period < self.first_period:
-            raise ValueError(
-                f"last_period = {self.last_period} is before first_period = {self.first_period}"
+            problems.append(
+                f"last_period = {self.last_period}: expected >= first_period = {self.first_period}"
             )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
 class ScenarioConfig(_Strict):
     """A scenario: a grid, a day of profiles and the DERs and needs on it."""
 
-    name: str = "default"
-    grid: str = Field(
+    name: Name = "default"
+    grid: Annotated[StrictStr, _text(4096, empty=False)] = Field(
         "simbench:1-HVMV-mixed-all-0-sw",
         description="'simbench:CODE', 'pandapower:CASE' or a path to a pandapower .json net",
     )
-    day: int = Field(224, ge=0, le=365, description="day of 2016 (0 = 1 January)")
-    periods: int = Field(96, ge=1, le=96, description="quarter-hours from the first one")
-    first_period: int = Field(0, ge=0, le=95, description="first quarter-hour of the day")
-    seed: int = 7
-    renewable_scale: float = Field(1.0, gt=0, description="factor on every generator profile")
-    load_scale: float = Field(1.0, gt=0, description="factor on every load profile")
-    t_rating_scale: float = Field(1.0, gt=0, description="factor on transmission line ratings")
-    t_line_derate: dict[str, float] = Field(
+    day: Int = Field(224, ge=0, le=365, description="day of 2016 (0 = 1 January)")
+    periods: Int = Field(96, ge=1, le=96, description="quarter-hours from the first one")
+    first_period: Int = Field(0, ge=0, le=95, description="first quarter-hour of the day")
+    seed: Int = Field(7, ge=0, le=2**63 - 1, description="seed of every random draw")
+    renewable_scale: Num = Field(
+        1.0, gt=0, le=10, description="factor on every generator profile (at most 10)"
+    )
+    load_scale: Num = Field(
+        1.0, gt=0, le=10, description="factor on every load profile (at most 10)"
+    )
+    t_rating_scale: Num = Field(
+        1.0, gt=0, le=100, description="factor on transmission line ratings (at most 100)"
+    )
+    t_line_derate: dict[str, Num] = Field(
         default_factory=dict,
+        max_length=1000,
         description="further factor on single transmission lines, by pandapower line index "
         '(e.g. a dynamic rating or a line in maintenance): {"1286" = 0.9}',
     )
-    d_rating_scale: float = Field(1.0, gt=0, description="factor on distribution line ratings")
-    transmission_min_kv: float = Field(60.0, gt=0, description="nodes at or above are TSO grid")
-    d_vmin_pu: float | None = Field(
+    d_rating_scale: Num = Field(
+        1.0, gt=0, le=100, description="factor on distribution line ratings (at most 100)"
+    )
+    transmission_min_kv: Num = Field(
+        60.0, gt=0, le=1000, description="nodes at or above are TSO grid (kV)"
+    )
+    d_vmin_pu: Num | None = Field(
         None, gt=0.5, lt=1.0, description="distribution voltage band, lower (default: grid's)"
     )
-    d_vmax_pu: float | None = Field(
+    d_vmax_pu: Num | None = Field(
         None, gt=1.0, lt=1.5, description="distribution voltage band, upper (default: grid's)"
     )
-    d_voltage_margin_pu: float = Field(
+    d_voltage_margin_pu: Num = Field(
         0.005, ge=0, le=0.05, description="DSO security margin inside the voltage band (pu)"
     )
-    imbalance_std_mw: float = Field(25.0, ge=0, description="std. dev. of the TSO imbalance (MW)")
-    aggregators: int = Field(4, ge=1, description="number of aggregators (DERAs)")
+    imbalance_std_mw: Num = Field(
+        25.0, ge=0, le=1e4, description="std. dev. of the TSO imbalance (MW; at most 1e4)"
+    )
+    aggregators: Int = Field(
+        4, ge=1, le=MAX_AGGREGATORS, description="number of aggregators (DERAs)"
+    )
     ders: DerMix = DerMix()
     penalties: Penalties = Penalties()
     registration: Registration = Registration()
@@ -238,31 +343,59 @@ class ScenarioConfig(_Strict):
     settlement: Settlement = Settlement()
     commercial: Commercial = Commercial()
     events: tuple[Event, ...] = Field(
-        (), description="real-time events ([[events]] tables): outages, forecast errors"
+        (),
+        max_length=MAX_EVENTS,
+        description="real-time events ([[events]] tables): outages, forecast errors",
     )
-    models: dict[str, UserModel] = Field(
-        default_factory=dict, description="user-defined models, by id ([models.my-id] tables)"
+    models: dict[Annotated[StrictStr, AfterValidator(lambda s: _model_id(s))], UserModel] = Field(
+        default_factory=dict,
+        max_length=MAX_MODELS,
+        description="user-defined models, by id ([models.my-id] tables)",
     )
 
     @model_validator(mode="after")
-    def _window(self) -> ScenarioConfig:
+    def _cross_fields(self) -> ScenarioConfig:
+        problems = []
         if self.first_period + self.periods > 96:
-            raise ValueError(
-                f"first_period + periods = {self.first_period + self.periods}, expected <= 96"
+            problems.append(
+                f"periods = {self.periods}: first_period + periods = "
+                f"{self.first_period + self.periods}, expected <= 96 (one day)"
             )
-        late = [
-            f"events[{i}]: first_period = {e.first_period}, expected < periods = {self.periods}"
-            for i, e in enumerate(self.events)
-            if e.first_period >= self.periods
-        ]
-        if late:
-            raise ValueError("; ".join(late))
+        for i, e in enumerate(self.events):
+            if e.first_period >= self.periods:
+                problems.append(
+                    f"events[{i}].first_period = {e.first_period}: expected < periods = "
+                    f"{self.periods} (a scenario index)"
+                )
+            if e.last_period is not None and e.last_period >= self.periods:
+                problems.append(
+                    f"events[{i}].last_period = {e.last_period}: expected < periods = "
+                    f"{self.periods} (a scenario index)"
+                )
+        lo, hi, m = self.d_vmin_pu, self.d_vmax_pu, self.d_voltage_margin_pu
+        if lo is not None and hi is not None and hi - lo <= 2 * m:
+            problems.append(
+                f"d_voltage_margin_pu = {m}: leaves no band inside d_vmin_pu = {lo} .. "
+                f"d_vmax_pu = {hi} (expected 2 x margin < the band's width)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def digest(self) -> str:
-        """Stable hash of the configuration (identifies a scenario in manifests)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """Stable hash of the configuration's content (its name left out, so the same
+        scenario in two files has one digest); identifies a scenario in manifests."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _model_id(mid: str) -> str:
+    if not MODEL_ID.fullmatch(mid) or mid == "all":
+        raise ValueError(
+            "expected an id of letters, digits, '-', '_' or '.', starting with a letter or "
+            "digit, at most 64 characters, not 'all' (so that --models can select it)"
+        )
+    return mid
 
 
 # The isolating presets show one mechanism effect each: delivery there is perfect, so that
@@ -357,45 +490,122 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part == "[key]":  # a table's key (a model id) is what is wrong
+            out += " (id)"
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _format_validation_error(err: ValidationError) -> list[str]:
     out = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = _where(tuple(e["loc"]))
+        if e["type"] == "value_error":  # our own cross-field rules: one problem per line,
+            msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]  # each names its field
+            for line in msg.splitlines():
+                field, sep, rest = line.partition(": ")
+                named = field.split(" = ")[0]
+                if sep and re.fullmatch(r"[\w.\[\]]+", named):
+                    out.append(f"{where}.{line}" if where else line)
+                else:
+                    out.append(f"{where or '(top level)'}: {line}")
+            continue
         val = e.get("input")
-        shown = "" if isinstance(val, dict) else f" = {val!r}"
-        out.append(f"{loc}{shown}: {e['msg']}")
+        shown = "" if isinstance(val, dict) else f" = {_shown(val)}"
+        msg = e["msg"].replace("a valid tuple", "an array")  # TOML's word for it
+        out.append(f"{where or '(top level)'}{shown}: {msg}")
     return out
 
 
 def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> ScenarioConfig:
     """Validate a mapping into a ScenarioConfig, raising ScenarioConfigError with every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioConfigError(source, [f"expected a table of fields, got {_shown(data)}"])
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as err:
         raise ScenarioConfigError(source, _format_validation_error(err)) from None
 
 
+def _depth(value: Any, limit: int = MAX_TOML_DEPTH + 1) -> int:
+    """Nesting depth of arrays and tables (iterative, and stops once past ``limit``: the
+    parser may hand back more nesting than a recursive walk has stack for)."""
+    deepest, level = 0, [value]
+    while level and deepest < limit:
+        inner: list[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                inner.extend(v.values())
+            elif isinstance(v, list):
+                inner.extend(v)
+        if not any(isinstance(v, dict | list) for v in level):
+            break
+        deepest += 1
+        level = inner
+    return deepest
+
+
+def parse_scenario_toml(text: str, source: str) -> dict[str, Any]:
+    """The table a scenario file's text holds; refused (``ScenarioConfigError``) when it is
+    not TOML, nested deeper than ``MAX_TOML_DEPTH`` or empty."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioConfigError(source, [f"not valid TOML: {err}"]) from None
+    except RecursionError:
+        raise ScenarioConfigError(
+            source, [f"not valid TOML here: nested deeper than {MAX_TOML_DEPTH} levels"]
+        ) from None
+    if _depth(data) > MAX_TOML_DEPTH:
+        raise ScenarioConfigError(
+            source, [f"arrays and tables nested deeper than {MAX_TOML_DEPTH} levels"]
+        )
+    if not data:
+        raise ScenarioConfigError(
+            source,
+            [
+                'the file sets nothing: write preset = "default" (or another preset: '
+                f"{', '.join(PRESETS)}) to run a preset, and the fields to change"
+            ],
+        )
+    return data
+
+
 def load_config(spec: str) -> ScenarioConfig:
     """Resolve ``spec``: a preset name or a path to a TOML scenario file.
 
-    A TOML file may set ``preset = "NAME"`` to start from a preset and override fields."""
+    A TOML file may set ``preset = "NAME"`` to start from a preset and override fields;
+    without it, a file starts from the schema's defaults (which are not the ``default``
+    preset). A file is read safely (a regular UTF-8 file of at most 1 MiB) and one that
+    sets nothing is refused."""
+    if not isinstance(spec, str):
+        raise ScenarioConfigError(repr(spec), ["expected a preset name or a file path (text)"])
     if spec in PRESETS:
         return config_from_dict(PRESETS[spec], source=f"preset {spec!r}")
-    path = Path(spec)
-    if not path.exists():
-        raise ScenarioConfigError(
-            spec, [f"not a preset ({', '.join(sorted(PRESETS))}) and no such file"]
-        )
+    shown = _shown(spec) if not spec.strip() else spec
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ScenarioConfigError(str(path), [f"not valid TOML: {err}"]) from None
+        text = read_input_text(spec, MAX_SCENARIO_BYTES)
+    except InputFileError as err:
+        missing = str(err) in ("no such file",) or str(err).startswith("empty path")
+        why = f"not a preset ({', '.join(sorted(PRESETS))}) and {err}" if missing else str(err)
+        raise ScenarioConfigError(shown, [why]) from None
+    path = Path(spec)
+    data = parse_scenario_toml(text, str(path))
     base: dict[str, Any] = {}
     preset = data.pop("preset", None)
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise ScenarioConfigError(
-                str(path), [f"preset = {preset!r}: expected one of {sorted(PRESETS)}"]
+                str(path), [f"preset = {_shown(preset)}: expected one of {sorted(PRESETS)}"]
             )
         base = dict(PRESETS[preset])
     base["name"] = path.stem  # a file names its scenario unless it says otherwise

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 Operator = Literal["tso", "dso", "joint", "independent", "idso", "separate"]
 Need = Literal["balancing", "t_congestion", "d_congestion", "voltage", "commercial"]
@@ -64,7 +64,19 @@ class Mechanism(BaseModel):
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"
     )
-    operator_label: str = Field("", description="the source's name for who clears")
+    operator_label: StrictStr = Field(
+        "", max_length=100, description="the source's name for who clears"
+    )
+
+    @field_validator("needs")
+    @classmethod
+    def _needs_once_each(cls, needs: tuple[Need, ...]) -> tuple[Need, ...]:
+        if not needs:
+            raise ValueError("expected at least one need")
+        twice = sorted({n for n in needs if needs.count(n) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} named more than once")
+        return needs
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as plain JSON-ready values."""
@@ -78,8 +90,10 @@ class UserModel(Mechanism):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("", description="display name (default: the id)")
-    description: str = Field("", description="one line on what the model does")
+    name: StrictStr = Field("", max_length=100, description="display name (default: the id)")
+    description: StrictStr = Field(
+        "", max_length=500, description="one line on what the model does"
+    )
 
     def mechanism(self) -> Mechanism:
         """The point of the space, without the name and description."""

@@ -27,6 +27,10 @@ def operators_forecast(
         - lindistflow(f, p_mw[f.nodes], q_mvar[f.nodes], root_vm[k]).v2
         for k, f in enumerate(grid.feeders)
     )
+    # a period whose baseline AC flow did not converge has no AC forecast: the operators
+    # fall back to their linear models there (1 pu at the roots, no calibration)
+    root_vm = np.nan_to_num(root_vm, nan=1.0)
+    offsets = tuple(np.nan_to_num(o, nan=0.0) for o in offsets)
     return GridForecast(root_vm, offsets, dc_rating_factor(grid, ac_model, base, p_mw)), base
 
 
