@@ -1,6 +1,7 @@
 """Result tables of one run as Parquet files plus a manifest (an edge: file formats).
 
-Owns: the on-disk layout of ``tsodso run --out DIR``. Must not: compute results.
+Owns: the on-disk layout of ``tsodso run --out DIR`` (with the report's compact tables in
+``details/``, see ``report.details``). Must not: compute results.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tsodso.report.details import write_details
 
 PACKAGES = (
     "tsodso",
@@ -131,6 +134,7 @@ def write_run(
         p = out_dir / f"{name}.parquet"
         df.to_parquet(p, index=False)
         paths.append(p)
+    paths += write_details(out_dir, prep, [result])  # what `tsodso report` draws
     manifest = {
         "model": result.model.as_dict(),
         "scenario": {
@@ -154,7 +158,7 @@ def write_run(
         },
         "versions": package_versions(),
         "kpis": result.kpis,
-        "files": [p.name for p in paths],
+        "files": [p.relative_to(out_dir).as_posix() for p in paths],
     }
     mp = out_dir / "manifest.json"
     mp.write_text(json.dumps(manifest, indent=2, default=str))
