@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tsodso.cli import report_cmd
 from tsodso.coordination.catalogue import models_for
 from tsodso.coordination.mechanism import ModelPreset
 from tsodso.grids.model import GridModelError
@@ -33,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Run and compare TSO-DSO coordination models on a coupled T+D scenario.",
 )
+app.command("report")(report_cmd.report)
 # a wide console when piped, so tables are not cut to 80 columns
 err = Console(stderr=True)
 out = Console() if sys.stdout.isatty() else Console(width=220)
@@ -114,7 +116,7 @@ def _progress(disable: bool) -> Progress:
     )
 
 
-def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float):
+def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float, keep=None):
     from tsodso.pipeline import prepare, run_model
 
     prep = prepare(scn, time_limit_s=time_limit_s)
@@ -125,6 +127,8 @@ def _run_models(scn, models: list[ModelPreset], quiet: bool, time_limit_s: float
             prog.update(task, description=f"model {m.id}")
             t0 = time.perf_counter()
             res = run_model(prep, m)
+            if keep is not None:  # the report's tables of this run (report_cmd)
+                keep(prep, res)
             if not quiet and not err.is_terminal:  # no live bar: one line per model
                 err.print(
                     f"{escape(m.id)}: {res.outcome.status} in {time.perf_counter() - t0:.1f} s"
@@ -181,13 +185,19 @@ def compare(
         Path | None, typer.Option("--out", help="also write comparison.json and .csv here")
     ] = None,
     time_limit: TimeLimitOpt = 300.0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="also write the HTML report (tsodso report)")
+    ] = None,
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
     cfg = _config(scenario)
     chosen = _resolve_models(models, models_for(cfg))
     scn = _build(cfg, quiet=as_json)
-    results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
+    details = report_cmd.collector() if out_dir or report else None  # what a report draws
+    results, prep = _run_models(
+        scn, chosen, quiet=as_json, time_limit_s=time_limit, keep=details and details.add
+    )
     doc = {
         "scenario": _scenario_summary(scn, prep),
         "results": results,
@@ -201,6 +211,8 @@ def compare(
         pd.DataFrame(
             [{"model": r["model"], "status": r["status"], **r["kpis"]} for r in results]
         ).to_csv(out_dir / "comparison.csv", index=False)
+    if details is not None:
+        report_cmd.finish_compare(doc, details, out_dir, report)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
