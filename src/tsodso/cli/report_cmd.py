@@ -39,7 +39,7 @@ def report(
     try:
         write_and_say(source, dest)
     except ReportInputError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 
@@ -53,6 +53,7 @@ def write_and_say(source: Path, dest: Path, label: str | None = None) -> Path:
     err.print(
         f"report: wrote {escape(str(path))} ({size:.1f} MB) in {time.perf_counter() - t0:.1f} s",
         highlight=False,
+        soft_wrap=True,
     )
     return path
 
