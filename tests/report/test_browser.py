@@ -3,8 +3,9 @@ Playwright with the system executable (Playwright cannot download browsers here)
 figure must render, the console must stay free of errors, and the page must make no
 request beyond its own file. A screenshot is written to ``out/report-test/`` for review.
 
-Skipped, with the reason, where Playwright or chromium is missing (``.ci/run`` installs
-chromium; ``TSODSO_CHROMIUM`` names another executable).
+Skipped, with the reason, where Playwright or chromium is missing (``TSODSO_CHROMIUM``
+names another executable); failed instead where ``TSODSO_REQUIRE_BROWSER`` is set (CI:
+``.ci/run`` installs chromium and requires the test to run).
 """
 
 from __future__ import annotations
@@ -54,12 +55,22 @@ def _chromium() -> str | None:
     return None
 
 
+def _skip(reason: str) -> None:
+    if os.environ.get("TSODSO_REQUIRE_BROWSER"):
+        pytest.fail(f"{reason}, and TSODSO_REQUIRE_BROWSER is set")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (test extra)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _skip("playwright is not installed (it is in the test extra)")
     exe = _chromium()
     if exe is None:
-        pytest.skip("no chromium executable found (apt-get install chromium, or TSODSO_CHROMIUM)")
+        _skip("no chromium executable found (apt-get install chromium, or set TSODSO_CHROMIUM)")
+    assert exe is not None
     return exe
 
 
