@@ -115,8 +115,12 @@ def test_small_report_renders_offline_in_chromium(small_compare: Path, chromium:
             page.click("#fig-heatmap .updatemenu-header-group")
             page.click("#fig-heatmap .updatemenu-dropdown-button >> text=smartnet-a")
             shown = page.evaluate(
-                "() => document.getElementById('fig-heatmap').data[0].z.flat()"
-                ".reduce((a, b) => a + b, 0)"
+                """() => {
+                  const gd = document.getElementById('fig-heatmap');
+                  const t = gd._fullData.find(d => d.visible === true);
+                  return [t.name, Array.from(t.z).reduce(
+                    (a, row) => a + Array.from(row).reduce((x, y) => x + y, 0), 0)];
+                }"""
             )
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shot = SCREENSHOTS / "report-small.png"
@@ -128,7 +132,7 @@ def test_small_report_renders_offline_in_chromium(small_compare: Path, chromium:
     for f in figs:
         assert f["traces"] > 0 and f["svg"] > 0 and f["drawn"] > 0, f
         assert f["width"] > 300 and f["height"] > 150, f
-    assert shown == kpis["smartnet-a"]["voltage_violations"]
+    assert shown == ["smartnet-a", kpis["smartnet-a"]["voltage_violations"]]
     assert problems == []
     assert requests == [html_file.as_uri()]  # the page itself, nothing else
     assert shot.stat().st_size > 50_000

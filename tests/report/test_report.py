@@ -22,6 +22,7 @@ from tsodso.report import (
     build_report,
     cost_figure,
     figures,
+    grid_map,
     load_output,
     reading,
     sequence_figure,
@@ -126,16 +127,22 @@ def test_figures_for_notebooks_carry_a_reading(small_compare: Path) -> None:
         sequence_figure(load_output(small_compare), model="no-such-model")
 
 
-def test_heatmap_switches_between_cases(small_compare: Path) -> None:
+def test_heatmap_and_map_switch_between_cases(small_compare: Path) -> None:
     data = load_output(small_compare)
-    fig = violation_heatmap(data)
-    (menu,) = fig.layout.updatemenus
-    labels = [b.label for b in menu.buttons]
-    assert labels == [UNCOORDINATED, *data.model_ids]
-    fp = data.details["feeder_periods"]
-    for b in menu.buttons:
-        z = b.args[0]["z"][0]
-        assert sum(map(sum, z)) == fp[fp.case == b.label].voltage_violations.sum()
+    fp, ns = data.details["feeder_periods"], data.details["node_state"]
+    heat = violation_heatmap(data)
+    (menu,) = heat.layout.updatemenus
+    assert [b.label for b in menu.buttons] == [UNCOORDINATED, *data.model_ids]
+    for b in menu.buttons:  # each case shows its own trace, which holds its counts
+        (shown,) = [t for t, v in zip(heat.data, b.args[0]["visible"], strict=True) if v]
+        assert shown.z.sum() == fp[fp.case == b.label].voltage_violations.sum()
+    # the map marks, per case, exactly the nodes that left their band
+    fig = grid_map(data)
+    cases, _zoom = fig.layout.updatemenus
+    for b in cases.buttons:
+        shown = [t for t, v in zip(fig.data, b.args[0]["visible"], strict=True) if v]
+        nodes = shown[-1]  # static lines and nodes, then the case's branches and nodes
+        assert len(nodes.x) == (ns[ns.case == b.label].violation_periods > 0).sum()
 
 
 def _strip(src: Path, dst: Path, drop: set[str], details: bool) -> None:

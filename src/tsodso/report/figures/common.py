@@ -26,6 +26,29 @@ PARTY_COLOURS = {
     "DERs": "#8c564b",
 }
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
+_AXIS = {"gridcolor": "#ebebeb", "zerolinecolor": "#d9d9d9", "linecolor": "#d9d9d9"}
+#: a light white template: plotly's own templates are large and copied into every figure
+TEMPLATE = {
+    "layout": {
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": [
+            "#636efa",
+            "#EF553B",
+            "#00cc96",
+            "#ab63fa",
+            "#FFA15A",
+            "#19d3f3",
+            "#FF6692",
+            "#B6E880",
+            "#FF97FF",
+            "#FECB52",
+        ],
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "hoverlabel": {"align": "left"},
+    }
+}
 
 
 class MissingData(LookupError):
@@ -46,14 +69,18 @@ def reading(fig: go.Figure) -> str:
     return str(meta.get("reading", "")) if isinstance(meta, dict) else ""
 
 
-def base_layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+def base_layout(fig: go.Figure, title: str, height: int = 420, models: bool = False) -> go.Figure:
+    """Title, size, font, template and a legend above the plot; ``models``: a horizontal
+    bar chart of models, listed top down."""
+    if models:
+        fig.update_yaxes(autorange="reversed")
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
         height=height,
         margin={"l": 10, "r": 10, "t": 60, "b": 40},
         font={"family": FONT, "size": 12},
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.12, "x": 0.0},
+        template=TEMPLATE,
+        legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
     )
     return fig
 

@@ -89,7 +89,7 @@ def cost_figure(data: ReportData) -> go.Figure:
             + "<extra></extra>",
         )
     )
-    base_layout(fig, f"Cost to serve per model (EUR), {how}", bar_height(len(r)))
+    base_layout(fig, f"Cost to serve per model (EUR), {how}", bar_height(len(r)), models=True)
     fig.update_layout(barmode="relative")
     fig.update_xaxes(title_text="EUR", tickformat=",.0f")
     return with_reading(
@@ -110,7 +110,7 @@ def unmet_figure(data: ReportData) -> go.Figure:
     fig = go.Figure()
     for k, s in got.items():
         _hbar(fig, model_axis(r), s, names[k])
-    base_layout(fig, "Unmet needs per model (MWh)", bar_height(len(r), per=30))
+    base_layout(fig, "Unmet needs per model (MWh)", bar_height(len(r), per=30), models=True)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="MWh")
     first = next(iter(got))
@@ -180,7 +180,7 @@ def violations_figure(data: ReportData) -> go.Figure:
                 row=1,
                 col=col,
             )
-    base_layout(fig, "AC violations of the delivered day", bar_height(len(r)))
+    base_layout(fig, "AC violations of the delivered day", bar_height(len(r)), models=True)
     fig.update_layout(barmode="stack")
     v = kpi(r, "voltage_violations")
     o = kpi(r, "overload_mwh")
@@ -192,7 +192,8 @@ def violations_figure(data: ReportData) -> go.Figure:
         txt.append(f"overload (MWh): {_extremes(r, o, lambda x: num(x, 'MWh'))}")
     if isinstance(base.get("voltage_violations"), int | float):
         txt.append(f"the uncoordinated day has {base['voltage_violations']:,} (dotted line)")
-    return with_reading(fig, "; ".join(txt) + ".")
+    text = "; ".join(txt) + "."
+    return with_reading(fig, text[:1].upper() + text[1:])
 
 
 def curtailment_figure(data: ReportData) -> go.Figure:
@@ -209,11 +210,17 @@ def curtailment_figure(data: ReportData) -> go.Figure:
     fig = go.Figure()
     for k, s in got.items():
         _hbar(fig, model_axis(r), s, names[k])
-    base_layout(fig, "Curtailment and flexibility that did not serve (MWh)", bar_height(len(r), 34))
+    base_layout(
+        fig,
+        "Curtailment and flexibility that did not serve (MWh)",
+        bar_height(len(r), 34),
+        models=True,
+    )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="MWh")
     parts = [f"{names[k]}: {_extremes(r, s, lambda v: num(v, 'MWh'))}" for k, s in got.items()]
-    return with_reading(fig, "; ".join(parts[:2]) + ".")
+    text = "; ".join(parts[:2]) + " (MWh)."
+    return with_reading(fig, text[:1].upper() + text[1:])
 
 
 def data_figure(data: ReportData) -> go.Figure:
@@ -255,7 +262,7 @@ def data_figure(data: ReportData) -> go.Figure:
             1,
             2,
         )
-    base_layout(fig, "Data exchanged between actors", bar_height(len(r)))
+    base_layout(fig, "Data exchanged between actors", bar_height(len(r)), models=True)
     k = "message_bytes" if "message_bytes" in got else "messages"
     unit = (
         (lambda v: f"{v / 1e6:,.2f} MB")
@@ -282,7 +289,7 @@ def compute_figure(data: ReportData) -> go.Figure:
     fig = go.Figure()
     for k, s in got.items():
         _hbar(fig, model_axis(r), s, names[k])
-    base_layout(fig, "Compute time per model (s)", bar_height(len(r), 34))
+    base_layout(fig, "Compute time per model (s)", bar_height(len(r), 34), models=True)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="s")
     k = next(iter(got))

@@ -38,6 +38,7 @@ VOLTAGE_SCALE = [
 LOADING_SCALE = [[0.0, "#e0e0e0"], [0.5, "#fdae61"], [0.8333, "#d7191c"], [1.0, "#4d0013"]]
 VOLTAGE_RANGE_PU = 0.05  # colour saturates this far outside the band
 LOADING_MAX_PCT = 120.0
+STRESSED_PCT = 60.0  # branches loaded above this at peak are marked on the map
 
 
 def _cases(data: ReportData, table: pd.DataFrame) -> list[str]:
@@ -78,142 +79,142 @@ def zoom_ranges(
     return out
 
 
+def _by_case(table: pd.DataFrame, key: str, index: np.ndarray) -> dict[str, pd.DataFrame]:
+    """One frame per case, indexed by ``key`` in the order of ``index``."""
+    return {str(c): g.set_index(key).reindex(index) for c, g in table.groupby("case", sort=False)}
+
+
 def grid_map(data: ReportData) -> go.Figure:
-    """Map of the grid: nodes coloured by their worst distance outside the voltage band
-    (pu; red above, blue below), branches by peak loading (% of rating); the dropdowns pick
-    the case (uncoordinated, each model) and zoom to a feeder."""
+    """Map of the grid: nodes outside their voltage band coloured by the worst distance
+    outside it (pu; red above, blue below), branches loaded above ``STRESSED_PCT`` of
+    their rating marked by peak loading (%); every other node and branch in grey. The
+    dropdowns pick the case (uncoordinated, each model) and zoom to a feeder."""
     nodes, branches = _geometry(data)
     ns, bs = data.detail("node_state"), data.detail("branch_state")
     if ns is None or bs is None:
         raise MissingData("not in this output: AC results per node and branch (details/)")
     cases = _cases(data, ns)
-    x, y = nodes.x.to_numpy(), nodes.y.to_numpy()
+    x, y = nodes.x.to_numpy(dtype=float), nodes.y.to_numpy(dtype=float)
     fr, to = branches.from_node.to_numpy(), branches.to_node.to_numpy()
     lx = np.column_stack([x[fr], x[to], np.full(len(fr), np.nan)]).ravel()
     ly = np.column_stack([y[fr], y[to], np.full(len(fr), np.nan)]).ravel()
     mx, my = (x[fr] + x[to]) / 2, (y[fr] + y[to]) / 2
+    ntext = np.array(
+        [
+            f"{nm} ({v:g} kV, {layer})"
+            for nm, v, layer in zip(nodes.name, nodes.vn_kv, nodes.layer, strict=True)
+        ],
+        dtype=object,
+    )
+    btext = np.array(
+        [
+            f"{k} {e} ({layer})"
+            for k, e, layer in zip(branches.kind, branches.element, branches.layer, strict=True)
+        ],
+        dtype=object,
+    )
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=np.round(lx, 5),
-            y=np.round(ly, 5),
+            x=lx.astype(np.float32),
+            y=ly.astype(np.float32),
             mode="lines",
-            line={"color": "#b5b5b5", "width": 1},
+            line={"color": "#c4c4c4", "width": 1},
             hoverinfo="skip",
             showlegend=False,
-            connectgaps=False,
         )
     )
-
-    def state(case: str) -> tuple[dict[str, object], dict[str, object]]:
-        b = bs[bs.case == case].set_index("branch").reindex(branches.branch)
-        n = ns[ns.case == case].set_index("node").reindex(nodes.node)
-        load = np.round(b.loading_max_pct.to_numpy(dtype=float), 1)
-        exc = np.round(n.excess_pu.to_numpy(dtype=float), 4)
-        bad = n.violation_periods.to_numpy() > 0
-        return (
-            {
-                "color": np.nan_to_num(load).tolist(),
-                "size": np.where(b.overload_periods.to_numpy() > 0, 9, 5).tolist(),
-                "customdata": np.column_stack([load, b.overload_periods.to_numpy()]).tolist(),
-            },
-            {
-                "color": np.nan_to_num(exc).tolist(),
-                "size": np.where(bad, 8, 4).tolist(),
-                "customdata": np.column_stack(
-                    [
-                        np.round(n.vm_min_pu.to_numpy(dtype=float), 4),
-                        np.round(n.vm_max_pu.to_numpy(dtype=float), 4),
-                        n.violation_periods.to_numpy(),
-                    ]
-                ).tolist(),
-            },
-        )
-
-    states = {c: state(c) for c in cases}
-    b0, n0 = states[cases[0]]
-    btext = [
-        f"{k} {e} ({layer})"
-        for k, e, layer in zip(branches.kind, branches.element, branches.layer, strict=True)
-    ]
     fig.add_trace(
         go.Scatter(
-            x=np.round(mx, 5),
-            y=np.round(my, 5),
+            x=x.astype(np.float32),
+            y=y.astype(np.float32),
             mode="markers",
-            name="branch peak loading",
-            text=btext,
-            marker={
-                "color": b0["color"],
-                "size": b0["size"],
-                "colorscale": LOADING_SCALE,
-                "cmin": 0,
-                "cmax": LOADING_MAX_PCT,
-                "symbol": "square",
-                "colorbar": {
-                    "title": {"text": "peak loading %"},
-                    "x": 1.0,
-                    "y": 0.0,
-                    "len": 0.48,
-                    "yanchor": "bottom",
-                    "thickness": 12,
-                },
-            },
-            customdata=b0["customdata"],
-            hovertemplate="%{text}<br>peak loading %{customdata[0]:.1f} %"
-            "<br>overloaded in %{customdata[1]} periods<extra></extra>",
-            showlegend=False,
-        )
-    )
-    ntext = [
-        f"{nm} ({v:g} kV, {layer})"
-        for nm, v, layer in zip(nodes.name, nodes.vn_kv, nodes.layer, strict=True)
-    ]
-    fig.add_trace(
-        go.Scatter(
-            x=np.round(x, 5),
-            y=np.round(y, 5),
-            mode="markers",
-            name="node voltage",
+            marker={"color": "#bdbdbd", "size": 3},
             text=ntext,
-            marker={
-                "color": n0["color"],
-                "size": n0["size"],
-                "colorscale": VOLTAGE_SCALE,
-                "cmin": -VOLTAGE_RANGE_PU,
-                "cmax": VOLTAGE_RANGE_PU,
-                "colorbar": {
-                    "title": {"text": "outside band pu"},
-                    "x": 1.0,
-                    "y": 1.0,
-                    "len": 0.48,
-                    "yanchor": "top",
-                    "thickness": 12,
-                },
-            },
-            customdata=n0["customdata"],
-            hovertemplate="%{text}<br>voltage %{customdata[0]:.3f} to %{customdata[1]:.3f} pu"
-            "<br>outside the band in %{customdata[2]} periods<extra></extra>",
+            hovertemplate="%{text}<extra></extra>",
             showlegend=False,
         )
     )
-    case_buttons = []
-    for c in cases:
-        b, n = states[c]
-        case_buttons.append(
-            {
-                "label": c,
-                "method": "restyle",
-                "args": [
-                    {
-                        "marker.color": [b["color"], n["color"]],
-                        "marker.size": [b["size"], n["size"]],
-                        "customdata": [b["customdata"], n["customdata"]],
+    node_by = _by_case(ns, "node", nodes.node.to_numpy())
+    branch_by = _by_case(bs, "branch", branches.branch.to_numpy())
+    counts = {}
+    for i, c in enumerate(cases):
+        b, n = branch_by[c], node_by[c]
+        load = b.loading_max_pct.to_numpy(dtype=float)
+        hot = np.flatnonzero(np.nan_to_num(load) >= STRESSED_PCT)
+        over = b.overload_periods.to_numpy()
+        fig.add_trace(
+            go.Scatter(
+                x=mx[hot].astype(np.float32),
+                y=my[hot].astype(np.float32),
+                mode="markers",
+                text=btext[hot],
+                marker={
+                    "color": np.round(load[hot], 1),
+                    "size": np.where(over[hot] > 0, 10, 7),
+                    "symbol": "square",
+                    "colorscale": LOADING_SCALE,
+                    "cmin": 0,
+                    "cmax": LOADING_MAX_PCT,
+                    "colorbar": {
+                        "title": {"text": "peak loading %"},
+                        "x": 1.0,
+                        "y": 0.0,
+                        "len": 0.48,
+                        "yanchor": "bottom",
+                        "thickness": 12,
                     },
-                    [1, 2],
-                ],
-            }
+                },
+                customdata=over[hot],
+                hovertemplate="%{text}<br>peak loading %{marker.color:.1f} %"
+                "<br>overloaded in %{customdata} periods<extra></extra>",
+                showlegend=False,
+                visible=i == 0,
+            )
         )
+        periods = n.violation_periods.to_numpy()
+        bad = np.flatnonzero(periods > 0)
+        vm = np.column_stack([n.vm_min_pu.to_numpy(dtype=float), n.vm_max_pu.to_numpy(dtype=float)])
+        fig.add_trace(
+            go.Scatter(
+                x=x[bad].astype(np.float32),
+                y=y[bad].astype(np.float32),
+                mode="markers",
+                text=ntext[bad],
+                marker={
+                    "color": np.round(n.excess_pu.to_numpy(dtype=float)[bad], 4),
+                    "size": 8,
+                    "colorscale": VOLTAGE_SCALE,
+                    "cmin": -VOLTAGE_RANGE_PU,
+                    "cmax": VOLTAGE_RANGE_PU,
+                    "line": {"width": 0.5, "color": "#555"},
+                    "colorbar": {
+                        "title": {"text": "outside band pu"},
+                        "x": 1.0,
+                        "y": 1.0,
+                        "len": 0.48,
+                        "yanchor": "top",
+                        "thickness": 12,
+                    },
+                },
+                customdata=np.column_stack([np.round(vm[bad], 4), periods[bad]]),
+                hovertemplate="%{text}<br>voltage %{customdata[0]:.3f} to %{customdata[1]:.3f} pu"
+                "<br>outside the band in %{customdata[2]} periods<extra></extra>",
+                showlegend=False,
+                visible=i == 0,
+            )
+        )
+        counts[c] = (len(bad), int((over > 0).sum()), len(hot))
+    case_buttons = [
+        {
+            "label": c,
+            "method": "restyle",
+            "args": [
+                {"visible": [True, True] + [k == i for k in range(len(cases)) for _ in (0, 1)]}
+            ],
+        }
+        for i, c in enumerate(cases)
+    ]
     zoom_buttons = [
         {
             "label": f"zoom: {name}",
@@ -227,18 +228,16 @@ def grid_map(data: ReportData) -> go.Figure:
         menus.insert(0, dropdown(case_buttons, x=0.0))
     base_layout(fig, "The grid: voltage band violations and peak branch loading", 640)
     fig.update_layout(updatemenus=menus, margin={"l": 10, "r": 10, "t": 100, "b": 10})
-    ratio = lonlat_ratio(y) if np.nanmax(np.abs(y)) <= 90 and np.nanmax(np.abs(x)) <= 180 else 1.0
+    lonlat = np.nanmax(np.abs(y)) <= 90 and np.nanmax(np.abs(x)) <= 180
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=ratio)
-    n_first = ns[ns.case == cases[0]]
-    b_first = bs[bs.case == cases[0]]
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=lonlat_ratio(y) if lonlat else 1.0)
+    n_bad, n_over, n_hot = counts[cases[0]]
     return with_reading(
         fig,
-        f"Shown: {cases[0]}: {int((n_first.violation_periods > 0).sum()):,} of {len(nodes):,} "
-        "nodes outside their voltage band in some period, "
-        f"{int((b_first.overload_periods > 0).sum())} "
-        "branches overloaded; node colour is the worst distance outside the band (pu), "
-        "square markers the branches' peak loading (%). Zoom to a feeder from the right-hand menu.",
+        f"Shown: {cases[0]}: {n_bad:,} of {len(nodes):,} nodes outside their voltage band in "
+        f"some period (coloured by the worst distance outside it, pu), {n_hot} branches above "
+        f"{STRESSED_PCT:.0f} % of their rating at peak ({n_over} overloaded; squares, %). "
+        "The menus pick the case and zoom to a feeder.",
     )
 
 
@@ -253,40 +252,48 @@ def violation_heatmap(data: ReportData) -> go.Figure:
     layers += sorted(set(fp.layer.astype(str)) - {TRANSMISSION})
     periods = np.sort(fp.period.unique())
     labels = period_labels(data, periods)
-
-    def grid(case: str, col: str) -> np.ndarray:
-        t = fp[fp.case == case].pivot_table(
-            index="layer", columns="period", values=col, aggfunc="sum"
-        )
-        return t.reindex(index=layers, columns=periods).fillna(0).to_numpy(dtype=int)
-
-    z = {c: grid(c, "voltage_violations") for c in cases}
-    over = {c: grid(c, "overloaded_branches") for c in cases}
+    row = {name: i for i, name in enumerate(layers)}
+    col = {int(p): j for j, p in enumerate(periods)}
+    z = {c: np.zeros((len(layers), len(periods)), dtype=np.int32) for c in cases}
+    over = {c: np.zeros((len(layers), len(periods)), dtype=np.int32) for c in cases}
+    r = fp.layer.astype(str).map(row).to_numpy()
+    k = fp.period.astype(int).map(col).to_numpy()
+    for c, idx in fp.groupby("case", sort=False).indices.items():
+        np.add.at(z[str(c)], (r[idx], k[idx]), fp.voltage_violations.to_numpy()[idx])
+        np.add.at(over[str(c)], (r[idx], k[idx]), fp.overloaded_branches.to_numpy()[idx])
     zmax = max(1, max(int(v.max(initial=0)) for v in z.values()))
-    c0 = cases[0]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z[c0],
-            x=labels,
-            y=layers,
-            customdata=over[c0],
-            colorscale=[[0.0, "#f7f7f7"], [0.02, "#fee0d2"], [0.4, "#fb6a4a"], [1.0, "#67000d"]],
-            zmin=0,
-            zmax=zmax,
-            colorbar={"title": {"text": "nodes outside band"}, "thickness": 12},
-            hovertemplate="%{y} at %{x}<br>%{z} nodes outside their voltage band"
-            "<br>%{customdata} branches overloaded<extra></extra>",
-            xgap=1,
-            ygap=1,
+    fig = go.Figure()
+    for i, c in enumerate(cases):
+        fig.add_trace(
+            go.Heatmap(
+                z=z[c],
+                x=labels,
+                y=layers,
+                customdata=over[c],
+                colorscale=[
+                    [0.0, "#f7f7f7"],
+                    [0.02, "#fee0d2"],
+                    [0.4, "#fb6a4a"],
+                    [1.0, "#67000d"],
+                ],
+                zmin=0,
+                zmax=zmax,
+                colorbar={"title": {"text": "nodes outside band"}, "thickness": 12},
+                hovertemplate="%{y} at %{x}<br>%{z} nodes outside their voltage band"
+                "<br>%{customdata} branches overloaded<extra></extra>",
+                xgap=1,
+                ygap=1,
+                name=c,
+                visible=i == 0,
+            )
         )
-    )
     buttons = [
         {
             "label": c,
             "method": "restyle",
-            "args": [{"z": [z[c].tolist()], "customdata": [over[c].tolist()]}, [0]],
+            "args": [{"visible": [k == i for k in range(len(cases))]}],
         }
-        for c in cases
+        for i, c in enumerate(cases)
     ]
     base_layout(
         fig, "Voltage band violations per feeder and period (node count)", 160 + 18 * len(layers)
@@ -296,6 +303,7 @@ def violation_heatmap(data: ReportData) -> go.Figure:
     )
     fig.update_xaxes(title_text="quarter-hour starting", type="category")
     fig.update_yaxes(type="category", autorange="reversed")
+    c0 = cases[0]
     totals = {c: int(v.sum()) for c, v in z.items()}
     worst = layers[int(z[c0].sum(axis=1).argmax())] if totals[c0] else None
     txt = f"Shown: {c0}, {totals[c0]:,} node-intervals outside the band"

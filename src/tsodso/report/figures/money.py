@@ -35,14 +35,6 @@ def _models(data: ReportData, table: pd.DataFrame) -> list[str]:
     return ids or [str(m) for m in pd.unique(table.model)]
 
 
-def _visibility(per: list[int], i: int, fixed: int = 0) -> list[bool]:
-    """Trace visibility that shows the ``fixed`` first traces and model ``i``'s."""
-    vis = [True] * fixed
-    for k, n in enumerate(per):
-        vis += [k == i] * n
-    return vis
-
-
 def procurement_figure(data: ReportData) -> go.Figure:
     """Flexibility bought per period (MWh), by buyer and direction (up above zero, down
     below), against the TSO's imbalance; one model at a time (dropdown)."""
@@ -69,32 +61,42 @@ def procurement_figure(data: ReportData) -> go.Figure:
             )
         )
         fixed = 1
-    per = []
-    for i, m in enumerate(ids):
-        p = proc[proc.model == m]
-        g = p.groupby(["buyer", "direction", "period"]).mwh.sum()
-        n = 0
-        for (buyer, direction), s in g.groupby(level=[0, 1]):
-            y = np.zeros(T)
-            idx = s.index.get_level_values(2).to_numpy()
-            y[idx] = s.to_numpy() * (1 if direction == "up" else -1)
-            fig.add_trace(
-                go.Bar(
-                    x=x,
-                    y=y,
-                    name=f"{buyer} {direction}",
-                    marker_color=PARTY_COLOURS.get(str(buyer), "#777"),
-                    marker_opacity=_SHADE.get(str(direction), 1.0),
-                    visible=i == 0,
-                    hovertemplate=f"{m}: {buyer} {direction}<br>"
-                    + "%{x}: %{y:.2f} MWh<extra></extra>",
-                )
+    # one bar trace per buyer and direction; the dropdown swaps in each model's heights
+    combos = sorted(
+        set(zip(proc.buyer.astype(str), proc.direction.astype(str), strict=True)),
+        key=lambda c: (c[0], c[1] != "up"),
+    )
+    sign = np.where(proc.direction.astype(str) == "up", 1.0, -1.0)
+    table = (
+        proc.assign(key=list(zip(proc.buyer.astype(str), proc.direction.astype(str), strict=True)))
+        .assign(v=proc.mwh.to_numpy(dtype=float) * sign)
+        .groupby(["model", "key", "period"])
+        .v.sum()
+    )
+    heights = {m: np.zeros((len(combos), T)) for m in ids}
+    pos = {c: k for k, c in enumerate(combos)}
+    for (model, key, period), v in table.items():  # type: ignore[misc]
+        if model in heights:
+            heights[model][pos[key], int(period)] = round(float(v), 4)
+    for k, (buyer, direction) in enumerate(combos):
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=heights[ids[0]][k],
+                name=f"{buyer} {direction}",
+                marker_color=PARTY_COLOURS.get(buyer, "#777"),
+                marker_opacity=_SHADE.get(direction, 1.0),
+                hovertemplate=f"{buyer} {direction}<br>" + "%{x}: %{y:.2f} MWh<extra></extra>",
             )
-            n += 1
-        per.append(n)
+        )
+    bars = list(range(fixed, fixed + len(combos)))
     buttons = [
-        {"label": m, "method": "update", "args": [{"visible": _visibility(per, i, fixed)}]}
-        for i, m in enumerate(ids)
+        {
+            "label": m,
+            "method": "restyle",
+            "args": [{"y": [heights[m][k].tolist() for k in range(len(combos))]}, bars],
+        }
+        for m in ids
     ]
     base_layout(fig, "Flexibility bought per period (MWh), by buyer; up above zero, down below")
     fig.update_layout(
@@ -203,7 +205,9 @@ def stacking_figure(data: ReportData) -> go.Figure:
         raise MissingData("not in this output: stacking cuts (details/stacking_cuts)")
     if not len(fig.data):  # no model had a cut: draw the zeros
         fig.add_trace(go.Bar(y=y, x=np.zeros(len(r)), orientation="h", name="cut"))
-    base_layout(fig, "Activations cut by stacking (MWh), by reason", bar_height(len(r)))
+    base_layout(
+        fig, "Activations cut by stacking (MWh), by reason", bar_height(len(r)), models=True
+    )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="MWh", rangemode="tozero")
     hit = total[total > 1e-9]

@@ -71,7 +71,11 @@ def scenario_facts(data: ReportData) -> list[tuple[str, str]]:
         out.append(
             (
                 "registration",
-                ", ".join(f"{k} {v}" for k, v in reg.items() if isinstance(v, int | float)),
+                ", ".join(
+                    f"{k.replace('_', ' ')} {v:,}"
+                    for k, v in reg.items()
+                    if isinstance(v, int | float)
+                ),
             )
         )
     return out

@@ -56,9 +56,12 @@ def fold(messages: pd.DataFrame, aggregators: Iterable[str] = ()) -> pd.DataFram
     parsed = step.str.extract(_NUMBERED)
     base = parsed[0].where(parsed[0].notna() & (parsed[0] != ""), step).to_numpy()
     number = pd.to_numeric(parsed[1], errors="coerce")
-    sender = [lane_of(str(a), agg) for a in m.sender]
-    receiver = [lane_of(str(a), agg) for a in m.receiver]
-    arrow = list(zip(sender, receiver, m.kind.astype(str), strict=True))
+    actors = set(m.sender.astype(str)) | set(m.receiver.astype(str))
+    lane = {a: lane_of(a, agg) for a in actors}
+    sender = m.sender.astype(str).map(lane).to_numpy()
+    receiver = m.receiver.astype(str).map(lane).to_numpy()
+    kind = m.kind.astype(str).to_numpy()
+    arrow = list(zip(sender, receiver, kind, strict=True))
     block_id = np.zeros(len(m), dtype=np.int64)
     labels = {}
     for k, rows_k in enumerate(_blocks(list(base), arrow)):
@@ -68,30 +71,37 @@ def fold(messages: pd.DataFrame, aggregators: Iterable[str] = ()) -> pd.DataFram
             labels[k] = f"{base[rows_k[0]]} {int(nums.min())}-{int(nums.max())} ({nums.nunique()}x)"
         else:
             labels[k] = str(step.iloc[rows_k[0]])
-    rows = []
+    period = m.period.astype(float)
     frame = pd.DataFrame(
         {
             "b": block_id,
             "sender": sender,
             "receiver": receiver,
-            "kind": m.kind.astype(str),
+            "kind": kind,
             "bytes": m.bytes.astype(np.int64),
-            "period": m.period.astype(np.int64),
+            "p": period.where(period >= 0),  # NaN: the whole day
+            "pos": np.arange(len(m)),
         }
     )
-    for (b, s, r, k), g in frame.groupby(["b", "sender", "receiver", "kind"], sort=False):
-        per = g.period[g.period >= 0]
-        periods = (
-            "day"
-            if per.empty
-            else f"{per.min()}-{per.max()}"
-            if per.nunique() > 1
-            else str(per.iloc[0])
+    g = (
+        frame.groupby(["b", "sender", "receiver", "kind"], sort=False)
+        .agg(
+            messages=("pos", "size"),
+            bytes=("bytes", "sum"),
+            p0=("p", "min"),
+            p1=("p", "max"),
+            first=("pos", "min"),
         )
-        rows.append((labels[b], s, r, k, len(g), int(g.bytes.sum()), periods, b, g.index[0]))
-    cols = ["block", "sender", "receiver", "kind", "messages", "bytes", "periods", "_b", "_first"]
-    out = pd.DataFrame(rows, columns=cols).sort_values(["_b", "_first"], kind="stable")
-    return out.drop(columns=["_b", "_first"]).reset_index(drop=True)
+        .reset_index()
+        .sort_values(["b", "first"], kind="stable")
+    )
+    g["periods"] = [
+        "day" if np.isnan(a) else f"{a:.0f}" if a == z else f"{a:.0f}-{z:.0f}"
+        for a, z in zip(g.p0, g.p1, strict=True)
+    ]
+    g["block"] = g.b.map(labels)
+    cols = ["block", "sender", "receiver", "kind", "messages", "bytes", "periods"]
+    return g[cols].reset_index(drop=True)
 
 
 def _blocks(
@@ -139,66 +149,59 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n} B"
 
 
-def _traces(arrows: pd.DataFrame, x_of: dict[str, float], visible: bool) -> list[go.Scatter]:
-    """Arrows (lines with an arrow head), their labels and the block labels of one model."""
-    lx: list[float | None] = []
-    ly: list[float | None] = []
-    sizes: list[float] = []
-    colours: list[str] = []
+def _trace(arrows: pd.DataFrame, x_of: dict[str, float], visible: bool) -> go.Scatter:
+    """One model's diagram as one trace: per arrow its start, its middle (the label), its
+    head (an arrow marker pointing along the line) and a gap; per block a label on the
+    left."""
+    x: list[float] = []
+    y: list[float] = []
+    size: list[float] = []
+    colour: list[str] = []
+    text: list[str] = []
+    where: list[str] = []
     hover: list[str] = []
-    tx, ty, text = [], [], []
+    nan = float("nan")
+    seen: set[str] = set()
     for i, a in enumerate(arrows.itertuples(index=False)):
+        if a.block not in seen:  # the block's label, alone between gaps
+            seen.add(a.block)
+            x += [-1.45, nan]
+            y += [i, nan]
+            size += [0, 0]
+            colour += ["#444", "#444"]
+            text += [f"<b>{a.block}</b>", ""]
+            where += ["middle right", "middle right"]
+            hover += [str(a.block), ""]
         x0, x1 = x_of[a.sender], x_of[a.receiver]
-        if x0 == x1:  # a message within one lifeline: a short loop to the right
+        if x0 == x1:  # a message within one lifeline: a short stub to the right
             x1 = x0 + 0.35
-        colour = PARTY_COLOURS.get(str(a.sender), "#555")
+        c = PARTY_COLOURS.get(str(a.sender), "#555")
+        n = f" x{a.messages}" if a.messages > 1 else ""
         h = (
             f"{a.block}: {a.sender} -> {a.receiver}<br>{a.kind} x{a.messages}, "
             f"{_size(int(a.bytes))}, periods {a.periods}"
         )
-        lx += [x0, x1, None]
-        ly += [i, i, None]
-        sizes += [0, 11, 0]
-        colours += [colour, colour, colour]
-        hover += [h, h, ""]
-        tx.append((x0 + x1) / 2)
-        ty.append(i - 0.28)
-        n = f" x{a.messages}" if a.messages > 1 else ""
-        text.append(f"{a.kind}{n} ({_size(int(a.bytes))})")
-    arrows_tr = go.Scatter(
-        x=lx,
-        y=ly,
-        mode="lines+markers",
+        x += [x0, (x0 + x1) / 2, x1, nan]
+        y += [i, i, i, nan]
+        size += [0, 0, 11, 0]
+        colour += [c] * 4
+        text += ["", f"{a.kind}{n} ({_size(int(a.bytes))})", "", ""]
+        where += ["top center"] * 4
+        hover += [h, h, h, ""]
+    return go.Scatter(
+        x=np.array(x),
+        y=np.array(y),
+        mode="lines+markers+text",
         line={"width": 1.4, "color": "#666"},
-        marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": colours},
+        marker={"symbol": "arrow", "angleref": "previous", "size": size, "color": colour},
+        text=text,
+        textposition=where,
+        textfont={"size": 10, "color": "#333"},
         hovertext=hover,
         hoverinfo="text",
         showlegend=False,
         visible=visible,
     )
-    labels_tr = go.Scatter(
-        x=tx,
-        y=ty,
-        mode="text",
-        text=text,
-        textfont={"size": 10},
-        hoverinfo="skip",
-        showlegend=False,
-        visible=visible,
-    )
-    firsts = ~arrows.block.duplicated()
-    blocks_tr = go.Scatter(
-        x=[-1.45] * int(firsts.sum()),
-        y=list(np.flatnonzero(firsts.to_numpy())),
-        mode="text",
-        text=[f"<b>{b}</b>" for b in arrows.block[firsts]],
-        textposition="middle right",
-        textfont={"size": 10, "color": "#444"},
-        hoverinfo="skip",
-        showlegend=False,
-        visible=visible,
-    )
-    return [arrows_tr, labels_tr, blocks_tr]
 
 
 def sequence_figure(data: ReportData, model: str | None = None) -> go.Figure:
@@ -234,9 +237,8 @@ def sequence_figure(data: ReportData, model: str | None = None) -> go.Figure:
         )
     n_fixed = len(x_of)
     for i, f in enumerate(folded.values()):
-        for tr in _traces(f, x_of, visible=i == 0):
-            fig.add_trace(tr)
-    per = 3
+        fig.add_trace(_trace(f, x_of, visible=i == 0))
+    per = 1
     height = lambda n: 150 + 34 * max(n, 3)  # noqa: E731
     buttons = []
     for i, (m, f) in enumerate(folded.items()):
@@ -257,7 +259,7 @@ def sequence_figure(data: ReportData, model: str | None = None) -> go.Figure:
     base_layout(fig, title if len(folded) > 1 else f"{title}: {first}", height(len(folded[first])))
     fig.update_layout(
         margin={"l": 10, "r": 20, "t": 100, "b": 20},
-        updatemenus=[dropdown(buttons, x=1.0, y=1.02, xanchor="right")] if len(folded) > 1 else [],
+        updatemenus=[dropdown(buttons, x=0.0, y=1.0)] if len(folded) > 1 else [],
         hovermode="closest",
     )
     fig.update_xaxes(
