@@ -86,7 +86,7 @@ def _compare(d: Path) -> ReportData:
 
 
 #: a run's own tables that the report reads (the rest stay on disk)
-RUN_TABLES = ("doe_summary", "does", "steps", "unmet_imbalance", "baseline_errors")
+RUN_TABLES = ("doe_summary", "does")
 
 
 def _run(d: Path) -> ReportData:

@@ -212,7 +212,8 @@ def _facts(data: ReportData) -> str:
     )
 
 
-def _panel_html(p: Panel, data: ReportData) -> tuple[str, bool]:
+def _panel_html(p: Panel, data: ReportData) -> str:
+    """The panel of ``p``: its figure and reading, or what the output lacks."""
     try:
         fig = p.build(data)
     except (MissingData, KeyError) as e:
@@ -220,8 +221,7 @@ def _panel_html(p: Panel, data: ReportData) -> tuple[str, bool]:
         text = str(msg) if isinstance(e, MissingData) else f"not in this output: {msg}"
         return (
             f'<div class="panel" id="panel-{p.id}"><h3>{html.escape(p.title)}</h3>'
-            f'<p class="missing">{html.escape(text[:1].upper() + text[1:])}.</p></div>',
-            False,
+            f'<p class="missing">{html.escape(text[:1].upper() + text[1:])}.</p></div>'
         )
     # the panel's heading carries the figure's title (with its units)
     heading = fig.layout.title.text or p.title
@@ -238,8 +238,7 @@ def _panel_html(p: Panel, data: ReportData) -> tuple[str, bool]:
     )
     return (
         f'<div class="panel" id="panel-{p.id}"><h3>{html.escape(heading)}</h3>{div}'
-        f'<p class="reading">{html.escape(reading(fig))}</p></div>',
-        True,
+        f'<p class="reading">{html.escape(reading(fig))}</p></div>'
     )
 
 
@@ -258,7 +257,7 @@ def build_report(data: ReportData, label: str | None = None) -> str:
         by_section["scenario"].append(f'<div class="panel"><h3>Facts</h3>{_facts(data)}</div>')
     for p in PANELS:
         if data.kind in p.kinds:
-            by_section[p.section].append(_panel_html(p, data)[0])
+            by_section[p.section].append(_panel_html(p, data))
     table = kpi_table(data)
     if table:
         section = "sweep" if data.kind == "sweep" else "comparison"

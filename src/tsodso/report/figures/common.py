@@ -85,6 +85,14 @@ def base_layout(fig: go.Figure, title: str, height: int = 420, models: bool = Fa
     return fig
 
 
+def legend_right(fig: go.Figure) -> go.Figure:
+    """A legend right of the plot (for subplots, whose titles sit above them)."""
+    fig.update_layout(
+        legend={"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top"}
+    )
+    return fig
+
+
 def ordered_results(data: ReportData) -> pd.DataFrame:
     """The results grouped by family (FAMILY_ORDER, unknown last), input order within."""
     r = data.results.copy()

@@ -21,6 +21,7 @@ from tsodso.report.figures.common import (
     base_layout,
     eur,
     kpi,
+    legend_right,
     model_axis,
     need_kpis,
     num,
@@ -181,6 +182,7 @@ def violations_figure(data: ReportData) -> go.Figure:
                 col=col,
             )
     base_layout(fig, "AC violations of the delivered day", bar_height(len(r)), models=True)
+    legend_right(fig)
     fig.update_layout(barmode="stack")
     v = kpi(r, "voltage_violations")
     o = kpi(r, "overload_mwh")

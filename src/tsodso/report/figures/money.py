@@ -75,7 +75,7 @@ def procurement_figure(data: ReportData) -> go.Figure:
     )
     heights = {m: np.zeros((len(combos), T)) for m in ids}
     pos = {c: k for k, c in enumerate(combos)}
-    for (model, key, period), v in table.items():  # type: ignore[misc]
+    for (model, key, period), v in table.items():
         if model in heights:
             heights[model][pos[key], int(period)] = round(float(v), 4)
     for k, (buyer, direction) in enumerate(combos):

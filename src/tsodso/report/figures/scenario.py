@@ -12,7 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tsodso.report.figures.common import MissingData, base_layout, with_reading
+from tsodso.report.figures.common import MissingData, base_layout, legend_right, with_reading
 from tsodso.report.load import ReportData
 
 
@@ -119,6 +119,7 @@ def ders_figure(data: ReportData) -> go.Figure:
                 col=col,
             )
     base_layout(fig, "DERs by kind and aggregator", 380)
+    legend_right(fig)
     fig.update_layout(barmode="stack")
     tot = g.groupby("kind")[["ders", "rated_mw"]].sum()
     n, q = int(g.ders.sum()), int(g.qualified.sum())
