@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tsodso.cli import checks
+from tsodso.cli import checks, report_cmd
 from tsodso.coordination.catalogue import ModelPreset, models_for
 from tsodso.grids.model import GridModelError
 from tsodso.grids.sources import GridCacheWarning, GridSourceError
@@ -39,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Run and compare TSO-DSO coordination models on a coupled T+D scenario.",
 )
+app.command("report")(report_cmd.report)
 # a wide console when piped, so tables are not cut to 80 columns
 err = Console(stderr=True)
 out = Console() if sys.stdout.isatty() else Console(width=220)
@@ -158,7 +159,11 @@ def _progress(disable: bool) -> Progress:
 
 
 def _run_models(
-    scn: Scenario, models: list[ModelPreset], quiet: bool, time_limit_s: float
+    scn: Scenario,
+    models: list[ModelPreset],
+    quiet: bool,
+    time_limit_s: float,
+    keep: Any = None,
 ) -> tuple[list[dict[str, Any]], Any]:
     from tsodso.comparison import compare
     from tsodso.pipeline import prepare
@@ -169,6 +174,8 @@ def _run_models(
         t0 = [time.perf_counter()]
 
         def done(res: Any) -> None:
+            if keep is not None:  # the report's tables of this run (report_cmd)
+                keep(prep, res)
             if not quiet and not err.is_terminal:  # no live bar: one line per model
                 took = time.perf_counter() - t0[0]
                 err.print(f"{escape(res.model.id)}: {res.outcome.status} in {took:.1f} s")
@@ -191,6 +198,9 @@ def compare(
         str | None, typer.Option("--out", help="also write comparison.json and .csv here")
     ] = None,
     time_limit: TimeLimitOpt = 300.0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="also write the HTML report (tsodso report)")
+    ] = None,
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
@@ -200,7 +210,10 @@ def compare(
     cfg = _config(scenario, problems, models)
     chosen = _resolve_models(models, models_for(cfg))
     scn = _build(cfg, quiet=as_json)
-    results, prep = _run_models(scn, chosen, quiet=as_json, time_limit_s=time_limit)
+    details = report_cmd.collector() if out_dir or report else None  # what a report draws
+    results, prep = _run_models(
+        scn, chosen, quiet=as_json, time_limit_s=time_limit, keep=details and details.add
+    )
     doc = {
         "scenario": prep.summary(),
         "results": results,
@@ -216,6 +229,8 @@ def compare(
             [{"model": r["model"], "status": r["status"], **r["kpis"]} for r in results]
         )
         write_atomic(where / "comparison.csv", table.to_csv(index=False))
+    if details is not None:
+        report_cmd.finish_compare(doc, details, None if out_dir is None else Path(out_dir), report)
     if as_json:
         sys.stdout.write(dumps_strict(doc) + "\n")
         return

@@ -12,7 +12,8 @@ Wide tables have key tables: ``branch_keys`` maps each ``branch_N`` column of
 ``branch_loading`` to its pandapower element, ``node_keys`` each bus to its node and to the
 ``node_voltages`` column that holds it.
 
-Owns: the on-disk layout of ``tsodso run --out DIR``. Must not: compute results.
+Owns: the on-disk layout of ``tsodso run --out DIR`` (with the report's compact tables in
+``details/``, see ``report.details``). Must not: compute results.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsodso.report.details import write_details
 from tsodso.report.files import (
     DIR_MODE,
     dumps_strict,
@@ -243,6 +245,11 @@ def write_run(
             p = tmp / f"{name}.parquet"
             df.to_parquet(p, index=False)
             files[p.name] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in write_details(tmp, prep, [result]):  # what `tsodso report` draws
+            files[p.relative_to(tmp).as_posix()] = {
+                "sha256": sha256_file(p),
+                "bytes": p.stat().st_size,
+            }
         manifest = {
             "created_by": CREATED_BY,
             **dict(context or {}),
