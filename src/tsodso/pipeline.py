@@ -22,6 +22,7 @@ from tsodso.coordination.context import MarketContext
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.build import messages_of
 from tsodso.exchange.messages import MessageLog
+from tsodso.exchange.standards import RenderContext, RenderedLog, render_log, standard_of
 from tsodso.grids.forecast import GridForecast
 from tsodso.kpi.metrics import compute_kpis, without_solution
 from tsodso.kpi.tables import run_tables
@@ -43,6 +44,7 @@ class RunCache:
 
     def __init__(self) -> None:
         self.outcomes: dict[str, ModelOutcome] = {}
+        self.encodings: dict[tuple[str, str], RenderedLog] = {}  # (mechanism, standard)
         self.history: dict[str, np.ndarray | None] = {}
         self.lock = threading.Lock()
 
@@ -112,6 +114,15 @@ class RunResult:
     ac: AcResult  # of what was delivered
     kpis: dict[str, float | int | None]
     prepared: Prepared = field(compare=False, repr=False)
+    standard: str = "json"  # the standard its messages are measured in (its region's)
+    encoded: RenderedLog | None = field(default=None, compare=False, repr=False)
+
+    def rendered(self, standard: str | None = None, keep: bool = True) -> RenderedLog:
+        """Every message of the run (market and lifecycle) rendered in ``standard`` (the
+        run's own by default), JSON where the standard has none; ``keep`` keeps the bytes."""
+        return render_messages(
+            self.prepared.scn, self.messages, self.life, standard or self.standard, keep
+        )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run as a DataFrame, by name (activations, registrations,
@@ -127,7 +138,7 @@ class RunResult:
             self.life,
             self.ac,
             self.kpis,
-        )
+        ) | ({"message_encodings": self.encoded.summary()} if self.encoded is not None else {})
         tables["unmet_needs"] = self.unmet_needs()
         return tables
 
@@ -156,9 +167,24 @@ def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
     return Prepared(scn, registry, grid_check, ac_model, base, forecast, ctx, realtime)
 
 
-def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = False) -> RunResult:
+def render_messages(
+    scn: Scenario, messages: MessageLog, life: Lifecycle, standard: str, keep: bool = False
+) -> RenderedLog:
+    """A run's market and lifecycle messages rendered in ``standard``."""
+    base = life.baselines[scn.config.settlement.baseline]
+    ctx = RenderContext.of(scn, life.settlement.lines, base)
+    return render_log([*messages.messages, *life.messages.messages], ctx, standard, keep)
+
+
+def run_model(
+    prep: Prepared,
+    model: ModelPreset | str,
+    with_history: bool = False,
+    standard: str | None = None,
+) -> RunResult:
     """Run one coordination model on a prepared scenario, from clearing to settlement.
-    ``with_history`` also computes the historical baseline when it does not settle."""
+    ``with_history`` also computes the historical baseline when it does not settle;
+    ``standard`` measures its messages in that standard instead of its region's."""
     preset = get_model(model) if isinstance(model, str) else model
     t0 = time.perf_counter()
     key = repr(preset.mechanism)
@@ -177,8 +203,16 @@ def run_model(prep: Prepared, model: ModelPreset | str, with_history: bool = Fal
         scn.node_q0_mvar,
         out_of_service=prep.realtime.out_of_service,
     )
+    std = standard or standard_of(preset.region)
+    ekey = (key, std)  # the same mechanism sends the same messages: rendered once
+    encoded = prep.cache.encodings.get(ekey)
+    if encoded is None:
+        encoded = render_messages(scn, messages, life, std)
+        prep.cache.encodings[ekey] = encoded
     wall = time.perf_counter() - t0
-    kpis = compute_kpis(scn, outcome, messages, life, ac, wall, prep.forecast)
+    kpis = compute_kpis(
+        scn, outcome, messages, life, ac, wall, prep.forecast, encoded.bytes_by_encoding()
+    )
     if not outcome.has_solution:  # no fake numbers: a missing result is None
         kpis = without_solution(kpis)
-    return RunResult(preset, outcome, messages, life, ac, kpis, prep)
+    return RunResult(preset, outcome, messages, life, ac, kpis, prep, std, encoded)

@@ -127,6 +127,7 @@ def test_a_decomposition_without_the_balancing_need_runs() -> None:
         sequence="iterative",
         d_constraints="full",
         d_path="platform",
+        interface="priced_flow",  # what the iterative family exchanges (issue 12)
         needs=("t_congestion", "voltage"),
     )
     r = run_model(prepare(feeder_case()), ModelPreset("m", "m", "user", "s", "d", mech))

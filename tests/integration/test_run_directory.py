@@ -15,7 +15,7 @@ import pytest
 
 from tsodso.pipeline import Prepared, RunResult, run_model
 from tsodso.report import tables as report
-from tsodso.report.tables import is_run_dir, run_dir_problems, write_run
+from tsodso.report.tables import files_under, is_run_dir, run_dir_problems, write_run
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,15 @@ def test_rerun_replaces_the_directory_whole(
     assert (out / "does.parquet").exists() and is_run_dir(out)
     files = _write(out, small_prepared, result)  # an earlier run's directory: replaced
     assert not (out / "does.parquet").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
+    assert files_under(out) == {p.relative_to(out).as_posix() for p in files}
+    assert "details/ledger.parquet" in files_under(out)  # the report's tables, listed too
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary left beside it
     from tsodso.report.files import DIR_MODE, FILE_MODE
 
     assert out.stat().st_mode & 0o777 == DIR_MODE  # not the private mode of a temp dir
-    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {FILE_MODE}
+    inside = list(out.rglob("*"))
+    assert {p.stat().st_mode & 0o777 for p in inside if p.is_dir()} == {DIR_MODE}
+    assert {p.stat().st_mode & 0o777 for p in inside if not p.is_dir()} == {FILE_MODE}
 
 
 def test_a_directory_it_did_not_write(
@@ -59,6 +62,10 @@ def test_a_directory_it_did_not_write(
     # a run directory a user added a file to is no longer one tsodso may replace unasked
     (out / "notes.txt").write_text("added")
     assert not is_run_dir(out) and run_dir_problems(str(out), replace=False)
+    (out / "notes.txt").unlink()
+    assert is_run_dir(out)
+    (out / "details" / "notes.txt").write_text("added in a subdirectory")
+    assert not is_run_dir(out)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run_dir_problems(str(empty), replace=False) == []
@@ -72,7 +79,7 @@ def test_an_interrupted_run_leaves_the_old_directory(
 ) -> None:
     out = tmp_path / "run"
     _write(out, small_prepared, result, context={"started_utc": "first"})
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {name: (out / name).read_bytes() for name in files_under(out)}
     calls = []
 
     def interrupted(path: Path) -> str:
@@ -84,7 +91,7 @@ def test_an_interrupted_run_leaves_the_old_directory(
     monkeypatch.setattr(report, "sha256_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _write(out, small_prepared, result, context={"started_utc": "second"})
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {name: (out / name).read_bytes() for name in files_under(out)} == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
@@ -107,7 +114,7 @@ def test_manifest_says_how_the_run_was_made(
     for name, info in m["files"].items():
         data = (out / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == info["sha256"] and len(data) == info["bytes"]
-    assert set(m["files"]) | {"manifest.json"} == {p.name for p in out.iterdir()}
+    assert set(m["files"]) | {"manifest.json"} == files_under(out)
 
 
 def test_key_tables_map_wide_columns_to_the_grid(

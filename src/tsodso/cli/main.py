@@ -25,6 +25,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from tsodso.cli import checks, report_cmd
+from tsodso.cli.messages import (
+    STANDARD_HELP,
+    check_standard,
+    encoding_of,
+    messages_line,
+    write_messages,
+)
 from tsodso.coordination.catalogue import ModelPreset, models_for
 from tsodso.grids.model import GridModelError
 from tsodso.grids.sources import GridCacheWarning, GridSourceError
@@ -277,7 +284,7 @@ def _print_table(doc: dict[str, Any]) -> None:
         ("doe_hosting_mw", "DOE MW", "{:.1f}"),
         ("doe_fairness_jain", "Jain", "{:.2f}"),
         ("messages", "msgs", "{}"),
-        ("message_bytes", "kB", "{}"),
+        ("message_bytes", "kB (encoding)", "{}"),
         ("wall_time_s", "time s", "{:.1f}"),
     ]
     table = Table(show_lines=False)
@@ -292,7 +299,7 @@ def _print_table(doc: dict[str, Any]) -> None:
             if k.get(key) is None:
                 row.append("-")
             elif key == "message_bytes":
-                row.append(f"{k[key] / 1000:,.0f}")
+                row.append(f"{k[key] / 1000:,.0f} {encoding_of(k)}")
             else:
                 row.append(fmt.format(k[key]))
         table.add_row(*row)
@@ -376,14 +383,17 @@ def run(
     replace: Annotated[
         bool, typer.Option("--replace", help="replace a non-empty --out directory whole")
     ] = False,
+    standard: Annotated[str, typer.Option(help=STANDARD_HELP)] = "region",
 ) -> None:
     """Run one model through the whole lifecycle (registration, clearing, stacking,
-    delivery, baselines, settlement, contingency rules) and write every table (Parquet)
-    and a manifest. Exit status 1 when the model reaches no solution."""
+    delivery, baselines, settlement, contingency rules) and write every table (Parquet),
+    its messages in its region's standard (one zip per encoding) and a manifest. Exit
+    status 1 when the model reaches no solution."""
     from tsodso.pipeline import prepare, run_model
     from tsodso.report.tables import run_dir_problems, write_run
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    std = check_standard(standard) if standard != "region" else None  # checked up front
     problems = checks.time_limit_problems(time_limit) + run_dir_problems(out_dir, replace)
     cfg = _config(scenario, problems, model)
     chosen = _resolve_models(model, models_for(cfg))
@@ -393,7 +403,7 @@ def run(
     scn = _build(cfg, quiet=False)
     prep = prepare(scn, time_limit_s=time_limit)
     with err.status(f"running {model}", spinner="dots"):
-        result = run_model(prep, preset, with_history=True)
+        result = run_model(prep, preset, with_history=True, standard=std)
     extra = {}
     if doe:
         from tsodso.envelopes.report import doe_report
@@ -407,7 +417,16 @@ def run(
         "options": ctx.params,
     }
     try:
-        files = write_run(Path(out_dir), scn, prep, result, extra, replace, context)
+        files = write_run(
+            Path(out_dir),
+            scn,
+            prep,
+            result,
+            extra,
+            replace,
+            context,
+            also=lambda d: write_messages(result, d),
+        )
     except (FileExistsError, OSError) as e:
         _fail(f"--out {out_dir}: {e}")
     out.print(
@@ -424,6 +443,7 @@ def run(
     from tsodso.kpi.unmet import summary
 
     out.print(f"[bold]unmet needs[/]: {escape(summary(result.unmet_needs()))}")
+    out.print(messages_line(result))
     if "doe_summary" in extra:
         d = extra["doe_summary"]
         out.print("[bold]DOEs[/] (mean total hosting MW over periods, AC-verified; Jain index):")

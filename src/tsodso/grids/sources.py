@@ -155,3 +155,35 @@ def window_profiles(net: pandapowerNet, day: int, first: int, periods: int) -> E
         load_q_mvar=pd.DataFrame(lqq * scale_l, columns=net.load.index),
         sgen_p_mw=pd.DataFrame(spp * scale_s, columns=net.sgen.index),
     )
+
+
+#: element tables the scenario, its DC and LinDistFlow models and the AC check do not model
+#: today, with what each is (an in-service one is refused, never dropped silently)
+UNSUPPORTED = {
+    "gen": "voltage-controlled generators",
+    "shunt": "shunts",
+    "trafo3w": "3-winding transformers",
+    "impedance": "impedances",
+    "ward": "wards",
+    "xward": "extended wards",
+    "dcline": "DC lines",
+    "storage": "storage elements",
+    "motor": "motors",
+    "asymmetric_load": "asymmetric loads",
+    "asymmetric_sgen": "asymmetric static generators",
+}
+
+
+def unsupported_elements(net: pandapowerNet) -> list[str]:
+    """Every in-service element of a table the models do not take, one line per table
+    with its count and first indices (empty when the grid is fully supported)."""
+    out = []
+    for table, what in UNSUPPORTED.items():
+        df = net.get(table, None)
+        if df is None or df.empty:
+            continue
+        on = df.index[df.in_service.astype(bool)] if "in_service" in df else df.index
+        if len(on):
+            ids = ", ".join(str(i) for i in on[:5]) + (", ..." if len(on) > 5 else "")
+            out.append(f"{len(on)} {what} (pandapower '{table}': {ids})")
+    return out

@@ -16,6 +16,8 @@ exposes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from tsodso.coordination.outcome import ModelOutcome
@@ -57,9 +59,12 @@ def compute_kpis(
     ac: AcResult,
     wall_time_s: float,
     forecast: GridForecast,
+    encoded_bytes: Mapping[str, int] | None = None,
 ) -> dict[str, float | int | None]:
     """All KPIs of one run as a flat dict (KPI_KEYS first, then diagnostics). DOE KPIs are
-    None for models that do not use envelopes."""
+    None for models that do not use envelopes. ``encoded_bytes`` (bytes per encoding of the
+    messages as rendered in a standard) sets ``message_bytes`` and one
+    ``message_bytes_<encoding>`` each; without it the log's own JSON sizes count."""
     b = scn.bids
     dt = scn.dt_h
     pen = scn.config.penalties
@@ -81,7 +86,11 @@ def compute_kpis(
         + vexcess * pen.voltage_eur_per_pu2h
     )
     n_messages = messages.count + life.messages.count
-    message_bytes = messages.total_bytes + life.messages.total_bytes
+    json_bytes = messages.total_bytes + life.messages.total_bytes
+    message_bytes = json_bytes if encoded_bytes is None else int(sum(encoded_bytes.values()))
+    by_encoding = {
+        f"message_bytes_{k.replace('-', '_')}": int(v) for k, v in (encoded_bytes or {}).items()
+    }
     settled = life.settlement.kpis()
     parties = {p.buyer for p in out.purchases} | {
         x for t in out.transfers for x in (t.payer, t.payee)
@@ -112,6 +121,8 @@ def compute_kpis(
         **cts,
         "market_cost_to_serve_eur": round(market_valuation(scn, forecast, standing), 2),
         "market_messages": messages.count,
+        **by_encoding,
+        "message_bytes_log_json": json_bytes,  # the payloads as compact JSON, for comparison
         "market_unmet_imbalance_mwh": round(float(np.abs(out.unmet_imbalance_mw).sum() * dt), 4),
         "activation_cost_eur": round(activation_cost, 2),
         "activated_mwh": round(float(standing.sum() * dt), 4),

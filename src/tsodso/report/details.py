@@ -197,7 +197,11 @@ def model_tables(prep: Any, result: Any) -> dict[str, pd.DataFrame]:
     mid = result.model.id
     life = result.life
     dt = scn.dt_h
-    msgs = pd.concat([result.messages.table(), life.messages.table()], ignore_index=True)
+    encoded = getattr(result, "encoded", None)
+    if encoded is not None:  # as the data-exchange KPIs count them: in the standard's bytes
+        msgs = encoded.table()
+    else:
+        msgs = pd.concat([result.messages.table(), life.messages.table()], ignore_index=True)
     b = scn.bids
     kinds = scn.ders.kind[b.der]
     parts = []

@@ -25,7 +25,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -188,13 +188,20 @@ def run_dir_problems(out_dir: str, replace: bool) -> list[str]:
     return []
 
 
+def files_under(path: Path) -> set[str]:
+    """Every file under ``path``, as a POSIX path relative to it (how the manifest names
+    them: ``details/ledger.parquet``); directories themselves are not listed."""
+    return {p.relative_to(path).as_posix() for p in path.rglob("*") if not p.is_dir()}
+
+
 def is_run_dir(path: Path) -> bool:
     """Whether ``path`` is a run directory tsodso wrote: its manifest says so and lists
-    exactly the files beside it (nothing a user added would be lost by replacing it)."""
+    every file under it, in subdirectories too (nothing a user added would be lost by
+    replacing it)."""
     try:
         doc = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        listed = set(doc["files"]) | {MANIFEST}
-        return doc.get("created_by") == CREATED_BY and {p.name for p in path.iterdir()} <= listed
+        listed = {str(f) for f in doc["files"]} | {MANIFEST}
+        return doc.get("created_by") == CREATED_BY and files_under(path) <= listed
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -223,10 +230,13 @@ def write_run(
     extra: Mapping[str, pd.DataFrame] | None = None,
     replace: bool = False,
     context: Mapping[str, Any] | None = None,
+    also: Callable[[Path], list[Path]] | None = None,
 ) -> list[Path]:
     """Write every table of one run (clearing, registration, lifecycle, settlement, key
     tables) as Parquet plus a manifest into ``out_dir``, whole; return the final paths.
-    ``extra`` adds tables (e.g. DOEs); ``context`` adds what the caller knows of how the run
+    ``extra`` adds tables (e.g. DOEs); ``also(dir)`` writes more files into the directory
+    being assembled (e.g. the rendered messages), listed and checksummed like the rest;
+    ``context`` adds what the caller knows of how the run
     was asked for (command line, options, start time) to the manifest. Raises
     ``FileExistsError`` for a target ``run_dir_problems`` refuses."""
     problems = run_dir_problems(str(out_dir), replace)
@@ -245,7 +255,8 @@ def write_run(
             p = tmp / f"{name}.parquet"
             df.to_parquet(p, index=False)
             files[p.name] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in write_details(tmp, prep, [result]):  # what `tsodso report` draws
+        more = also(tmp) if also is not None else []
+        for p in [*write_details(tmp, prep, [result]), *more]:  # what `tsodso report` draws
             files[p.relative_to(tmp).as_posix()] = {
                 "sha256": sha256_file(p),
                 "bytes": p.stat().st_size,

@@ -17,7 +17,13 @@ import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
-from tsodso.grids.sources import ElementProfiles, GridSourceError, load_net, window_profiles
+from tsodso.grids.sources import (
+    ElementProfiles,
+    GridSourceError,
+    load_net,
+    unsupported_elements,
+    window_profiles,
+)
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.tables import (
@@ -377,11 +383,11 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
                 repr(cfg.name), [f"settlement.baseline = 'historical': {e}"]
             ) from None
     net = _scale_ratings(load_net(cfg.grid), cfg)
-    if "gen" in net and net.gen.in_service.astype(bool).any():
+    if unsupported := unsupported_elements(net):
         raise GridSourceError(
-            f"grid {cfg.grid!r} has {int(net.gen.in_service.sum())} voltage-controlled "
-            "generators (pandapower 'gen'); scenario grids take loads, static generators and "
-            "external grids only (simbench grids, case33bw, CIGRE MV)"
+            f"grid {cfg.grid!r} has elements the models do not take: {'; '.join(unsupported)}"
+            " (scenario grids take buses, lines, 2-winding transformers, switches, loads, static"
+            " generators and external grids: simbench grids, case33bw, CIGRE MV)"
         )
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
     # the DSO's band at each feeder node below the root (the root's voltage is given)

@@ -1,0 +1,214 @@
+"""What every rendering shares: the context a run gives its messages (the day, the time
+zone, each DER's congestion point, bid prices, settlement lines), the rendered documents
+and the log of them, and the fallback encoding for messages a standard does not cover.
+
+Owns: ``RenderContext``, ``Document``, ``RenderedMessage``, ``RenderedLog`` and the JSON
+fallback. Must not: know any one standard's format (``uftp``, ``csip_aus``, ``openadr3``).
+
+Time: simbench's profiles are German, so every standard states times in Europe/Berlin (an
+assumption: the day's wall clock, whatever region's standard renders it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from tsodso.exchange.messages import Message
+from tsodso.scenario.domain import Scenario
+
+#: the name of the fallback encoding: the message log's own compact JSON of the payload
+JSON = "json"
+TIME_ZONE = "Europe/Berlin"
+#: the namespace of every message id (ids are deterministic: uuid5 of the message's place)
+ID_NAMESPACE = uuid.UUID("6f1c3b1e-8a0e-4d55-9a43-7d1f0f1c2e17")
+TRANSMISSION = "transmission"  # the congestion point of the transmission grid
+
+
+def message_id(*parts: object) -> str:
+    """A deterministic UUID (version 5 layout, SHA-1 of the namespace and the document's
+    place in the log) for a document; formatted directly, as uuid.uuid5 costs 25 us."""
+    h = hashlib.sha1(ID_NAMESPACE.bytes + "/".join(map(str, parts)).encode()).hexdigest()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a rendering needs beyond a message: the scenario's day and time step, each
+    DER's and node's congestion point (its feeder's id) and bus, the bids' prices and
+    caps by (DER, period, direction), and, after settlement, the settlement lines and the
+    baseline (DER, period) they were settled on."""
+
+    day: date
+    first_period: int
+    dt_h: float
+    der_index: Mapping[str, int]  # DER id -> position
+    der_node: np.ndarray  # (D,) node of each DER
+    node_cp: np.ndarray  # (N,) congestion point (feeder id, or TRANSMISSION) of each node
+    node_bus: np.ndarray  # (N,) pandapower bus of each node
+    bid_price: np.ndarray  # (D, T, 2) EUR/MWh of the bid [up, down]; NaN where none
+    bid_q_max: np.ndarray  # (D, T, 2) MW offered
+    aggregators: frozenset[str]
+    period_iso: tuple[str, ...]  # (T,) local start of each period, ISO 8601
+    settlement_lines: pd.DataFrame | None = None
+    baseline_mw: np.ndarray | None = None  # (D, T) settled baseline injection
+
+    @classmethod
+    def of(
+        cls,
+        scn: Scenario,
+        settlement_lines: pd.DataFrame | None = None,
+        baseline_mw: np.ndarray | None = None,
+    ) -> RenderContext:
+        """The context of a scenario (and, after settlement, its lines and baseline)."""
+        g, b = scn.grid, scn.bids
+        cp = np.array([TRANSMISSION] * g.n_nodes, dtype=object)
+        for f in g.feeders:
+            cp[f.nodes] = f.id
+        n_der, T = len(scn.ders.id), scn.periods
+        price = np.full((n_der, T, 2), np.nan)
+        q = np.zeros((n_der, T, 2))
+        side = np.where(b.direction > 0, 0, 1)
+        price[b.der, b.period, side] = b.price_eur_per_mwh
+        q[b.der, b.period, side] = b.q_max_mw
+        day = date(2016, 1, 1) + timedelta(days=scn.config.day)
+        t0 = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(TIME_ZONE))
+        iso = tuple(
+            (t0 + timedelta(minutes=(scn.config.first_period + t) * scn.dt_h * 60)).isoformat(
+                timespec="seconds"
+            )
+            for t in range(T)
+        )
+        return cls(
+            day=day,
+            first_period=scn.config.first_period,
+            dt_h=scn.dt_h,
+            der_index={str(d): i for i, d in enumerate(scn.ders.id)},
+            der_node=scn.ders.node,
+            node_cp=cp,
+            node_bus=g.node_bus,
+            bid_price=price,
+            bid_q_max=q,
+            aggregators=frozenset(scn.aggregator_names),
+            period_iso=iso,
+            settlement_lines=settlement_lines,
+            baseline_mw=baseline_mw,
+        )
+
+    def isp(self, period: int) -> int:
+        """The interval's number in the day, 1-based (UFTP's ISP numbering)."""
+        return self.first_period + int(period) + 1
+
+    def start(self, period: int = 0) -> datetime:
+        """Local start time of a period (of the day's first period by default)."""
+        t0 = datetime(self.day.year, self.day.month, self.day.day, tzinfo=ZoneInfo(TIME_ZONE))
+        minutes = (self.first_period + int(period)) * self.dt_h * 60
+        return t0 + timedelta(minutes=minutes)
+
+    def der_cp(self, der: str) -> str:
+        """The congestion point of a DER (its feeder's id)."""
+        return str(self.node_cp[self.der_node[self.der_index[der]]])
+
+    def positions(self, ders: np.ndarray) -> np.ndarray:
+        """Positions of DER ids (an unknown id is an error, never dropped)."""
+        try:
+            return np.fromiter((self.der_index[str(d)] for d in ders), int, len(ders))
+        except KeyError as e:
+            raise ValueError(f"message names an unknown DER {e.args[0]!r}") from None
+
+
+@dataclass(frozen=True)
+class Document:
+    """One rendered document: its encoding (standard), its type in that standard, a file
+    name and its bytes (``body`` is empty when the log was rendered for sizes only)."""
+
+    encoding: str
+    doc_type: str
+    name: str
+    size: int
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message of the log and the documents it became."""
+
+    index: int
+    message: Message
+    documents: tuple[Document, ...]
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of its documents together."""
+        return sum(d.size for d in self.documents)
+
+    @property
+    def encoding(self) -> str:
+        """The encoding of its documents (one per message)."""
+        return self.documents[0].encoding if self.documents else JSON
+
+
+@dataclass(frozen=True)
+class RenderedLog:
+    """A run's messages rendered in one standard (``standard``), JSON where it has none."""
+
+    standard: str
+    messages: tuple[RenderedMessage, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of every document."""
+        return sum(m.bytes for m in self.messages)
+
+    def bytes_by_encoding(self) -> dict[str, int]:
+        """Bytes per encoding actually used (the standard's, and JSON)."""
+        out: dict[str, int] = {}
+        for m in self.messages:
+            out[m.encoding] = out.get(m.encoding, 0) + m.bytes
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """One row per message: step, sender, receiver, kind, period, encoding, document
+        types, documents and bytes as encoded."""
+        rows = [
+            (
+                m.message.step,
+                m.message.sender,
+                m.message.receiver,
+                m.message.kind,
+                m.message.period,
+                m.encoding,
+                ",".join(sorted({d.doc_type for d in m.documents})),
+                len(m.documents),
+                m.bytes,
+            )
+            for m in self.messages
+        ]
+        cols = ["step", "sender", "receiver", "kind", "period", "encoding", "document_types"]
+        return pd.DataFrame(rows, columns=[*cols, "documents", "bytes"])
+
+    def summary(self) -> pd.DataFrame:
+        """Messages, documents and bytes per stage, actor pair and encoding."""
+        t = self.table()
+        keys = ["step", "sender", "receiver", "encoding"]
+        return (
+            t.groupby(keys, sort=False)
+            .agg(messages=("kind", "size"), documents=("documents", "sum"), bytes=("bytes", "sum"))
+            .reset_index()
+        )
+
+
+def json_document(msg: Message, index: int, keep: bool) -> Document:
+    """The fallback: the payload as compact JSON, exactly the bytes the log counts."""
+    body = json.dumps(msg.plain_payload(), separators=(",", ":")).encode()
+    name = f"{index:06d}-{msg.kind}.json"
+    return Document(JSON, msg.kind, name, len(body), body if keep else b"")

@@ -1,0 +1,244 @@
+"""Messages in the field's standards: one model of each region renders its log in its
+region's standard, every document validates against the standard's schema as its package
+models it, the byte KPIs are the documents' sizes, archives and imports round-trip, and the
+validators reject broken documents."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from tsodso.exchange.standards import RenderContext, render_log, standard_of
+from tsodso.exchange.standards.archive import read_archive, write_archives
+from tsodso.exchange.standards.base import Document
+from tsodso.exchange.standards.imports import (
+    StandardImportError,
+    bids_from_flex_offers,
+    read_der_controls,
+    read_flex_offers,
+)
+from tsodso.exchange.standards.validate import DocumentInvalid, validate
+from tsodso.pipeline import Prepared, RunResult, run_model
+
+#: one model of each region, the standard it must use, and document types it must contain
+REGIONS = {
+    "smartnet-b": ("uftp", {"FlexOffer", "FlexOrder", "FlexSettlement", "D-Prognosis"}),
+    "oen-hybrid": ("csip-aus", {"DERControlList"}),
+    "ferc-dso": ("openadr3", {"PROGRAM", "EVENT", "REPORT"}),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(small_prepared: Prepared) -> dict[str, RunResult]:
+    return {m: run_model(small_prepared, m) for m in REGIONS}
+
+
+@pytest.mark.parametrize("model", sorted(REGIONS))
+def test_every_document_validates_in_the_regions_standard(
+    runs: dict[str, RunResult], model: str
+) -> None:
+    run = runs[model]
+    std, must = REGIONS[model]
+    assert run.standard == std == standard_of(run.model.region)
+    log = run.rendered()
+    types: Counter[str] = Counter()
+    for m in log.messages:
+        assert m.documents, f"message {m.index} ({m.message.kind}) rendered to nothing"
+        for d in m.documents:
+            validate(d)  # raises with every problem named
+            types[d.doc_type] += 1
+    assert must <= set(types), f"{model}: {sorted(types)}"
+    # a standard's documents are most of the bytes; JSON only where it has no message
+    enc = log.bytes_by_encoding()
+    assert enc[std] > enc.get("json", 0)
+
+
+def test_a_tso_need_is_a_uftp_flex_request(small_prepared: Prepared) -> None:
+    from tsodso.exchange.messages import MessageLog
+
+    scn = small_prepared.scn
+    log = MessageLog()
+    log.send("joint", "TSO", "MO", "needs", {"imbalance_mw": scn.imbalance_mw})
+    (m,) = render_log(log.messages, RenderContext.of(scn), "uftp", keep=True).messages
+    (d,) = m.documents
+    assert d.doc_type == "FlexRequest"
+    validate(d)
+    powers = [int(x) for x in re.findall(r'MinPower="(-?\d+)"', d.body.decode())]
+    np.testing.assert_array_equal(powers, np.rint(-scn.imbalance_mw * 1e6))  # shortage < 0
+
+
+def test_byte_kpis_are_the_rendered_documents(runs: dict[str, RunResult]) -> None:
+    for model, run in runs.items():
+        k = run.kpis
+        log = run.rendered()
+        assert k["message_bytes"] == log.total_bytes == sum(log.bytes_by_encoding().values())
+        std = REGIONS[model][0]
+        assert k[f"message_bytes_{std.replace('-', '_')}"] == log.bytes_by_encoding()[std]
+        # a JSON document is the log's own payload, byte for byte
+        for m in log.messages:
+            if m.encoding == "json":
+                assert m.bytes == m.message.bytes
+        assert (
+            k["message_bytes_log_json"] == run.messages.total_bytes + run.life.messages.total_bytes
+        )
+        summary = run.tables()["message_encodings"]
+        assert int(summary.bytes.sum()) == k["message_bytes"]
+        assert int(summary.messages.sum()) == k["messages"]
+
+
+def test_the_json_standard_measures_what_the_log_measured(small_prepared: Prepared) -> None:
+    run = run_model(small_prepared, "smartnet-b", standard="json")
+    assert run.kpis["message_bytes"] == run.kpis["message_bytes_log_json"]
+    assert run.kpis["message_bytes_json"] == run.kpis["message_bytes"]
+
+
+def test_uftp_offers_read_back_into_the_bid_table(
+    small_prepared: Prepared, runs: dict[str, RunResult]
+) -> None:
+    run, scn = runs["smartnet-b"], small_prepared.scn
+    log = run.rendered()
+    first = next(m for m in log.messages if m.message.kind == "bids")
+    offers = [d for d in first.documents if d.doc_type == "FlexOffer"]
+    assert len(offers) > 1  # one per congestion point (feeder)
+    back = bids_from_flex_offers(scn, offers)
+    sent = first.message.payload
+    der = np.array([list(scn.ders.id).index(d) for d in sent["der"]])
+    assert len(back) == len(der)
+    order = np.lexsort((back.direction, back.period, back.der))
+    ref = np.lexsort((sent["direction"], sent["period"], der))
+    np.testing.assert_array_equal(back.der[order], der[ref])
+    np.testing.assert_array_equal(back.period[order], sent["period"][ref])
+    np.testing.assert_array_equal(back.direction[order], sent["direction"][ref])
+    np.testing.assert_array_equal(back.node[order], scn.ders.node[der[ref]])
+    agg = scn.aggregator_names.index(first.message.sender)
+    assert set(back.aggregator) == {agg}
+    q = np.asarray(sent["q_max_mw"])[ref]
+    np.testing.assert_allclose(back.q_max_mw[order], q, atol=5e-7)  # whole W
+    # the offer's price is EUR for the option, to 4 decimals
+    eur_back = back.price_eur_per_mwh[order] * back.q_max_mw[order] * scn.dt_h
+    eur = np.asarray(sent["price"])[ref] * q * scn.dt_h
+    np.testing.assert_allclose(eur_back, eur, atol=5e-5 + 1e-9)
+
+
+def test_csip_aus_envelopes_read_back(runs: dict[str, RunResult]) -> None:
+    run = runs["oen-hybrid"]
+    scn = run.prepared.scn
+    log = run.rendered()
+    ctx = RenderContext.of(scn)
+    n = 0
+    for m in log.messages:
+        if m.message.kind != "doe":
+            continue
+        p = m.message.payload
+        back = read_der_controls(m.documents, ctx)
+        assert set(back.direction) == {int(p["direction"])}
+        lim = np.atleast_2d(p["limit_mw"])
+        assert len(back) == lim.size
+        got = back.sort_values(["node", "period"])
+        order = np.argsort(p["node"], kind="stable")
+        np.testing.assert_array_equal(got.node.unique(), np.asarray(p["node"])[order])
+        np.testing.assert_allclose(got.limit_mw.to_numpy(), lim[order].ravel(), atol=5e-7)
+        n += 1
+    assert n > 0
+
+
+def test_archives_hold_every_document(runs: dict[str, RunResult], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log = runs["ferc-dso"].rendered()
+    paths = write_archives(log, tmp_path)
+    assert sorted(p.name for p in paths) == ["messages-json.zip", "messages-openadr3.zip"]
+    back = [d for p in paths for d in read_archive(p)]
+    docs = [d for m in log.messages for d in m.documents]
+    assert sorted(d.name for d in back) == sorted(d.name for d in docs)
+    assert {d.name: d.body for d in back} == {d.name: d.body for d in docs}
+    sizes = {p.name: p.stat().st_size for p in paths}
+    assert sizes["messages-openadr3.zip"] < log.bytes_by_encoding()["openadr3"]  # compressed
+
+
+def test_sizes_only_rendering_keeps_no_bytes(runs: dict[str, RunResult], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = runs["smartnet-b"]
+    assert run.encoded is not None
+    assert all(not d.body for m in run.encoded.messages for d in m.documents)
+    with pytest.raises(ValueError, match="sizes only"):
+        write_archives(run.encoded, tmp_path)
+
+
+# --- the validators can fail --------------------------------------------------------------
+
+
+def _first(run: RunResult, doc_type: str) -> Document:
+    return next(d for m in run.rendered().messages for d in m.documents if d.doc_type == doc_type)
+
+
+def _edit(d: Document, old: str, new: str) -> Document:
+    body = d.body.decode()
+    assert old in body
+    raw = body.replace(old, new, 1).encode()
+    return Document(d.encoding, d.doc_type, d.name, len(raw), raw)
+
+
+def test_uftp_validation_rejects_broken_offers(runs: dict[str, RunResult]) -> None:
+    offer = _first(runs["smartnet-b"], "FlexOffer")
+    bad_cp = _edit(offer, 'CongestionPoint="ea1.', 'CongestionPoint="nowhere.')
+    with pytest.raises(DocumentInvalid, match="CongestionPoint"):
+        validate(bad_cp)
+    with pytest.raises(DocumentInvalid, match="not a valid UFTP"):
+        validate(_edit(offer, "<OfferOption ", '<OfferOption Colour="red" '))
+    with pytest.raises(DocumentInvalid, match="MinActivationFactor"):
+        validate(_edit(offer, 'MinActivationFactor="0.01"', 'MinActivationFactor="1.50"'))
+    order = _first(runs["smartnet-b"], "FlexOrder")
+    with pytest.raises(DocumentInvalid):
+        validate(_edit(order, 'Currency="EUR"', 'Currency="euro"'))
+
+
+def test_csip_validation_rejects_broken_controls(runs: dict[str, RunResult]) -> None:
+    d = _first(runs["oen-hybrid"], "DERControlList")
+    with pytest.raises(DocumentInvalid):
+        validate(_edit(d, "<creationTime>", "<creationTime>x"))
+    tag = "opModExpLimW" if "opModExpLimW" in d.body.decode() else "opModImpLimW"
+    no_limit = re.sub(rf"<csipaus:{tag}>.*?</csipaus:{tag}>", "", d.body.decode(), count=1).encode()
+    with pytest.raises(DocumentInvalid, match="neither"):
+        validate(Document(d.encoding, d.doc_type, d.name, len(no_limit), no_limit))
+
+
+def test_openadr_validation_rejects_unknown_fields_and_types(runs: dict[str, RunResult]) -> None:
+    ev = _first(runs["ferc-dso"], "EVENT")
+    obj = json.loads(ev.body)
+    obj["colour"] = "red"
+    raw = json.dumps(obj).encode()
+    with pytest.raises(DocumentInvalid, match="unknown field 'colour'"):
+        validate(Document(ev.encoding, ev.doc_type, ev.name, len(raw), raw))
+    with pytest.raises(DocumentInvalid, match="payload type"):
+        validate(_edit(ev, '"type":"', '"type":"MADE_UP_'))
+    rep = _first(runs["ferc-dso"], "REPORT")
+    no_event = json.loads(rep.body)
+    del no_event["eventID"]
+    raw = json.dumps(no_event).encode()
+    with pytest.raises(DocumentInvalid, match="eventID"):
+        validate(Document(rep.encoding, rep.doc_type, rep.name, len(raw), raw))
+
+
+def test_imports_refuse_what_does_not_fit(
+    small_prepared: Prepared, runs: dict[str, RunResult]
+) -> None:
+    scn = small_prepared.scn
+    offer = _first(runs["smartnet-b"], "FlexOffer")
+    der = re.search(r'OptionReference="([^/"]+)/', offer.body.decode())
+    assert der is not None
+    ghost = _edit(offer, f'OptionReference="{der.group(1)}/', 'OptionReference="ghost-der/')
+    with pytest.raises(StandardImportError, match="unknown DER 'ghost-der'"):
+        bids_from_flex_offers(scn, [ghost])
+    with pytest.raises(StandardImportError, match="not a UFTP FlexOffer"):
+        read_flex_offers([b"<FlexOffer/>"], RenderContext.of(scn))
+    with pytest.raises(StandardImportError, match="names no bus"):
+        d = _first(runs["oen-hybrid"], "DERControlList")
+        read_der_controls([_edit(d, 'href="/edev/', 'href="/edev/999999')], RenderContext.of(scn))
+
+
+def test_unknown_standard_is_refused(runs: dict[str, RunResult]) -> None:
+    run = runs["smartnet-b"]
+    with pytest.raises(ValueError, match="unknown standard 'x'.*uftp"):
+        render_log(run.messages.messages, RenderContext.of(run.prepared.scn), "x")
