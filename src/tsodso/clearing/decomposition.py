@@ -105,9 +105,15 @@ class ExchangeMaster:
     def fix_exchanges(self, e: np.ndarray | None) -> None:
         """Hold the exchanges at ``e`` (F, T), or free them within [lo, hi] (None)."""
         if e is None:
-            self._session.solver.set_col_bounds(EXCHANGE, self.lo.ravel(), self.hi.ravel())
+            self.bound_exchanges(self.lo, self.hi)
         else:
-            self._session.solver.set_col_bounds(EXCHANGE, e.ravel(), e.ravel())
+            self.bound_exchanges(e, e)
+
+    def bound_exchanges(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Keep the exchanges within [lo, hi] (F, T), inside their own range (a trust
+        region around a point, or the whole range)."""
+        lo_, hi_ = np.maximum(lo, self.lo), np.minimum(hi, self.hi)
+        self._session.solver.set_col_bounds(EXCHANGE, lo_.ravel(), np.maximum(lo_, hi_).ravel())
 
     def clear(self) -> Clearing:
         """Solve the master (warm) and extract its clearing."""
