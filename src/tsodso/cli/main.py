@@ -270,10 +270,10 @@ def _print_table(doc: dict[str, Any]) -> None:
         "uses static prequalification)"
     )
     cols = [
-        ("procurement_cost_eur", "cost EUR", "{:,.0f}"),
+        ("cost_to_serve_eur", "cost to serve EUR", "{:,.0f}"),  # the headline (kpi.cost)
+        ("procurement_cost_eur", "procured EUR", "{:,.0f}"),
         ("tso_cost_eur", "TSO EUR", "{:,.0f}"),
         ("dso_cost_eur", "DSO EUR", "{:,.0f}"),
-        ("social_welfare_eur", "welfare EUR", "{:,.0f}"),
         ("unresolved_imbalance_mwh", "unmet MWh", "{:.1f}"),
         ("overload_mwh", "overload MWh", "{:.1f}"),
         ("voltage_violations", "V viol.", "{}"),

@@ -304,7 +304,7 @@ def compute_figure(data: ReportData) -> go.Figure:
 #: columns of the sortable table: (KPI, header, format, scale); absent KPIs are left out
 TABLE_COLUMNS = (
     ("cost_to_serve_eur", "cost to serve EUR", "{:,.0f}", 1.0),
-    ("procurement_cost_eur", "cost EUR", "{:,.0f}", 1.0),
+    ("procurement_cost_eur", "procured EUR", "{:,.0f}", 1.0),
     ("tso_cost_eur", "TSO EUR", "{:,.0f}", 1.0),
     ("dso_cost_eur", "DSO EUR", "{:,.0f}", 1.0),
     ("gap_to_joint_eur", "gap to joint EUR", "{:,.0f}", 1.0),
