@@ -1,4 +1,4 @@
-"""``tsodso report``: one self-contained HTML page from a compare, run or sweep output
+"""``tsodso report``: one self-contained HTML page from a compare, run, sweep or assess output
 directory; and the part of ``compare --out/--report`` that keeps what the report draws
 (an edge: it imports the core and ``tsodso.report``, never the reverse).
 

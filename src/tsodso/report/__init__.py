@@ -2,7 +2,7 @@
 report draws (``details``) and the HTML report (``page``), with its figures for notebooks.
 
     from tsodso.report import load_output, figures
-    data = load_output("out/compare")       # a compare, run or sweep --out directory
+    data = load_output("out/compare")       # a compare, run, sweep or assess --out directory
     figs = figures(data)                    # {"cost": go.Figure, "map": ..., ...}
     figs["cost"].show()
 

@@ -27,8 +27,8 @@ class ReportInputError(ValueError):
 
 @dataclass(frozen=True)
 class ReportData:
-    """What an output directory holds, as tables. ``kind`` is ``compare``, ``run`` or
-    ``sweep``. ``results`` has one row per model: ``model``, ``family`` and ``status``
+    """What an output directory holds, as tables. ``kind`` is ``compare``, ``run``,
+    ``sweep`` or ``assess``. ``results`` has one row per model: ``model``, ``family`` and ``status``
     where known, then every KPI the files carry, as written."""
 
     kind: str
@@ -115,6 +115,43 @@ def _run(d: Path) -> ReportData:
     )
 
 
+#: the tables of an assessment that the report draws (``tsodso assess --out``)
+ASSESS_TABLES = ("summary", "ranking", "npv", "switching", "tornado", "costs", "days")
+
+
+def is_assessment(d: Path) -> bool:
+    """Whether ``d`` is the output of ``tsodso assess`` (its manifest says so, or it holds
+    the assessment's summary beside its streamed points)."""
+    try:
+        doc = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    if isinstance(doc, dict) and doc.get("created_by") == "tsodso assess":
+        return True
+    return (d / "summary.parquet").is_file() and (d / "points").is_dir()
+
+
+def _assess(d: Path) -> ReportData:
+    try:
+        man = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        man = {}
+    tables = {
+        n: pd.read_parquet(d / f"{n}.parquet")
+        for n in ASSESS_TABLES
+        if (d / f"{n}.parquet").is_file()
+    }
+    name = man.get("scenario") if isinstance(man, dict) else None
+    return ReportData(
+        "assess",
+        d,
+        scenario={"name": name} if isinstance(name, str) else {},
+        results=tables.get("summary", pd.DataFrame()),
+        wall_time_s=man.get("wall_time_s") if isinstance(man, dict) else None,
+        tables=tables,
+    )
+
+
 def _sweep(d: Path) -> ReportData:
     table = pd.read_csv(d / "sweep.csv")
     results = table.copy()
@@ -122,19 +159,22 @@ def _sweep(d: Path) -> ReportData:
 
 
 def load_output(path: str | Path) -> ReportData:
-    """The data of a ``compare``, ``run`` or ``sweep`` output directory."""
+    """The data of a ``compare``, ``run``, ``sweep`` or ``assess`` output directory."""
     d = Path(path)
     if not d.is_dir():
         raise ReportInputError(
-            f"{d}: not a directory (expected the --out of compare, run or sweep)"
+            f"{d}: not a directory (expected the --out of compare, run, sweep or assess)"
         )
     if (d / "comparison.json").is_file() or (d / "comparison.csv").is_file():
         return _compare(d)
+    if is_assessment(d):
+        return _assess(d)
     if (d / "manifest.json").is_file():
         return _run(d)
     if (d / "sweep.csv").is_file():
         return _sweep(d)
     raise ReportInputError(
-        f"{d}: no comparison.json, manifest.json or sweep.csv (expected the --out directory "
-        "of `tsodso compare`, `tsodso run` or `tsodso sweep`)"
+        f"{d}: no comparison.json, manifest.json, sweep.csv or assessment summary (expected "
+        "the --out directory of `tsodso compare`, `tsodso run`, `tsodso sweep` or "
+        "`tsodso assess`)"
     )

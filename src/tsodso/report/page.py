@@ -23,6 +23,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from tsodso.report.figures.assessment import (
+    npv_figure,
+    ranking_figure,
+    switching_figure,
+    tornado_figure,
+)
 from tsodso.report.figures.common import MissingData, ordered_results, reading
 from tsodso.report.figures.comparison import (
     TABLE_COLUMNS,
@@ -82,6 +88,10 @@ PANELS = (
     Panel("envelopes", "envelopes", "Hosting and fairness", envelope_figure),
     Panel("envelope-map", "envelopes", "Per-customer envelopes", envelope_map, ("run",)),
     Panel("sweep", "sweep", "KPIs per scenario point", sweep_figure, ("sweep",)),
+    Panel("ranking", "assessment", "Ranking with intervals", ranking_figure, ("assess",)),
+    Panel("npv", "assessment", "Net present value", npv_figure, ("assess",)),
+    Panel("switching", "assessment", "Switching values", switching_figure, ("assess",)),
+    Panel("tornado", "assessment", "Tornado", tornado_figure, ("assess",)),
 )
 
 PLOTLY_CONFIG = {
@@ -258,17 +268,18 @@ def build_report(data: ReportData, label: str | None = None) -> str:
     for p in PANELS:
         if data.kind in p.kinds:
             by_section[p.section].append(_panel_html(p, data))
-    table = kpi_table(data)
+    table = kpi_table(data) if data.kind != "assess" else ""
     if table:
         section = "sweep" if data.kind == "sweep" else "comparison"
         title = "All KPIs (click a header to sort)"
         by_section[section].append(
             f'<div class="panel" id="panel-table"><h3>{title}</h3>{table}</div>'
         )
-    by_section["assessment"].append(
-        '<p class="missing">Not in this output: no assessment (ranking, NPV, switching '
-        "values) was found in this directory.</p>"
-    )
+    if data.kind != "assess":
+        by_section["assessment"].append(
+            '<p class="missing">Not in this output: no assessment (ranking, NPV, switching '
+            "values) was found in this directory.</p>"
+        )
     body, nav = [], []
     for sid, title in SECTIONS:
         if not by_section[sid]:
@@ -278,7 +289,9 @@ def build_report(data: ReportData, label: str | None = None) -> str:
             f'<section id="{sid}"><h2>{html.escape(title)}</h2>{"".join(by_section[sid])}</section>'
         )
     name = (data.scenario or {}).get("name")
-    what = {"compare": "comparison", "run": "run", "sweep": "sweep"}[data.kind]
+    what = {"compare": "comparison", "run": "run", "sweep": "sweep", "assess": "assessment"}[
+        data.kind
+    ]
     models = data.model_ids
     subject = (
         f"{what} of {len(models)} model(s)"
