@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tsodso.schema.config import ScenarioConfigError
 from tsodso.schema.files import InputFileError, read_input_text
 from tsodso.schema.mechanism import Mechanism
 
@@ -28,14 +29,12 @@ OVERRIDABLE = ("low", "central", "high")
 MAX_FILE_BYTES = 1 << 20
 
 
-class AssessInputError(ValueError):
-    """An assessment input is invalid; ``problems`` lists every problem found."""
+class AssessInputError(ScenarioConfigError):
+    """An assessment input is invalid; ``problems`` lists every problem found (reported
+    like a scenario's problems)."""
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid assessment {source}: {len(problems)} problem(s)\n{lines}")
+    def __str__(self) -> str:
+        return "invalid assessment" + super().__str__().removeprefix("invalid scenario")
 
 
 @dataclass(frozen=True)
