@@ -96,7 +96,9 @@ def _on_pool(
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
     try:
         with Callback(posttask=posttask):
-            results = compute(*tasks, scheduler="processes", pool=pool)
+            # one job per hand-over (Dask batches 6 by default): results stream back as
+            # each job ends, and long jobs do not queue behind each other in one batch
+            results = compute(*tasks, scheduler="processes", pool=pool, chunksize=1)
     except BaseException:  # an interrupt: stop the jobs still running, do not wait
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.terminate()
