@@ -83,12 +83,17 @@ def k_medoids(x: np.ndarray, k: int, iterations: int = 100) -> tuple[np.ndarray,
     k = min(k, len(x))
     medoids = [int(d.sum(axis=1).argmin())]
     while len(medoids) < k:
-        medoids.append(int(d[:, medoids].min(axis=1).argmax()))
+        far = d[:, medoids].min(axis=1)
+        far[medoids] = -1.0  # distinct medoids even where days are identical
+        medoids.append(int(far.argmax()))
     for _ in range(iterations):
         assign = d[:, medoids].argmin(axis=1)
         new = []
         for c in range(k):
             members = np.flatnonzero(assign == c)
+            if not len(members):  # an empty cluster (identical days) keeps its medoid
+                new.append(medoids[c])
+                continue
             new.append(int(members[d[np.ix_(members, members)].sum(axis=1).argmin()]))
         if new == medoids:
             break
@@ -100,8 +105,8 @@ def k_medoids(x: np.ndarray, k: int, iterations: int = 100) -> tuple[np.ndarray,
 
 
 def representative_days(load: np.ndarray, res: np.ndarray, n: int) -> list[RepresentativeDay]:
-    """``n`` representative days with weights summing to the number of days; with n >= 2
-    the stress day is one of them (weight 1)."""
+    """``n`` representative days (fewer where days are identical) with weights summing to
+    the number of days; with n >= 2 the stress day is one of them (weight 1)."""
     days = load.shape[0]
     if not 1 <= n <= days:
         raise ValueError(f"expected 1 .. {days} representative days, got {n}")
@@ -116,4 +121,6 @@ def representative_days(load: np.ndarray, res: np.ndarray, n: int) -> list[Repre
         for c, m in enumerate(medoids)
     ]
     chosen.append(RepresentativeDay(stress, 1, f"stress day {label(stress)}"))
-    return sorted(chosen, key=lambda r: r.day)
+    # a medoid that represents no day (identical profiles, e.g. a grid without profiles)
+    # is dropped: fewer days than asked, the same year
+    return sorted((r for r in chosen if r.weight), key=lambda r: r.day)
