@@ -9,15 +9,19 @@ The NPV of model m (EUR, price year of the assumptions), over years y = 1..H (H 
                       + (B_ref(y) - B_m(y)) * R * crf(r, L)          network benefit
                       - opex_m(y) ] / (1 + r)^y
 
-- CtS: annual cost to serve (``annual``), ref = the uncoordinated day (no procurement, the
-  baseline AC flow, the whole imbalance unmet at the penalty price).
+- CtS: annual cost to serve (``annual``); ref = the reference: a selected model (by
+  default ``smartnet-a``, the TSO alone with distribution flexibility unseen, today's
+  status quo, when it is selected) or the uncoordinated day (no procurement, the baseline
+  AC flow, the whole imbalance unmet at the penalty price; it has no delivery or forecast
+  errors, which the models' realised days have, so it flatters itself where those errors
+  are large: at high DER uptake).
 - B: branches overloaded on the peak day (the largest, over the representative days, of the
   seed-mean count of branches above 100 % loading in any period of the AC check). Network
   benefit rule (an assumption): every branch the reference leaves overloaded and a model
-  relieves defers a reinforcement of R = ``reinforcement_per_branch`` EUR; the deferral is
-  worth its annuity (capital recovery factor over L = ``reinforcement_life_years``) each
-  year; a model that overloads more branches than the reference gets a negative benefit.
-  The flexibility that defers it is already paid for in CtS.
+  relieves (on balance) defers a reinforcement of R = ``reinforcement_per_branch`` EUR;
+  the deferral is worth its annuity (capital recovery factor over L =
+  ``reinforcement_life_years``) each year; a model that overloads more branches than the
+  reference gets a negative benefit. The flexibility that defers it is already paid for in CtS.
 - capex: items of kind capex (``assumptions.toml``) that apply to the model's mechanism,
   times their driver at the base uptake (areas, interfaces, parties ...); opex: items of
   kind opex times their driver in year y, plus staff (FTE) times ``staff_cost``.
@@ -59,12 +63,17 @@ class Inputs:
     uptakes: np.ndarray  # (V,) uptake factor of each variant, increasing
     series: dict[str, dict[str, np.ndarray]]  # series -> model (and REFERENCE) -> (V,)
     areas: int  # distribution areas (feeders)
+    reference: str = REFERENCE  # whose cost to serve and overloads the benefits are against
 
 
 def inputs_from(
-    rows: pd.DataFrame, annual: pd.DataFrame, mechanisms: dict[str, Mechanism]
+    rows: pd.DataFrame,
+    annual: pd.DataFrame,
+    mechanisms: dict[str, Mechanism],
+    reference: str = REFERENCE,
 ) -> Inputs:
-    """The NPV's inputs from the point rows and the annual table."""
+    """The NPV's inputs from the point rows and the annual table; benefits are counted
+    against ``reference`` (a model of ``mechanisms`` or the uncoordinated day)."""
     variants = sorted(annual["variant"].unique())
     uptakes = np.array(
         [float(annual.loc[annual["variant"] == v, "uptake"].iloc[0]) for v in variants]
@@ -91,7 +100,8 @@ def inputs_from(
             series[s][m] = np.array(vals)
     order = np.argsort(uptakes)
     series = {s: {m: a[order] for m, a in d.items()} for s, d in series.items()}
-    return Inputs(models, mechanisms, uptakes[order], series, int(rows["feeders"].max()))
+    areas = int(rows["feeders"].max())
+    return Inputs(models, mechanisms, uptakes[order], series, areas, reference)
 
 
 def crf(rate: float, life: float) -> float:
@@ -158,8 +168,8 @@ def npv_table(inp: Inputs, assumptions: Assumptions, values: dict[str, float]) -
     factors = (1.0 + g) ** years
     disc = (1.0 + r) ** -years
     annuity = values["reinforcement_per_branch"] * crf(r, values["reinforcement_life_years"])
-    ref_cts = _interp(inp, HEADLINE, REFERENCE, factors)
-    ref_b = _interp(inp, "overloaded_branches", REFERENCE, factors)
+    ref_cts = _interp(inp, HEADLINE, inp.reference, factors)
+    ref_b = _interp(inp, "overloaded_branches", inp.reference, factors)
     base = np.array([1.0])
     out = []
     for m in inp.models:

@@ -18,6 +18,8 @@ from tsodso.assess.days import RepresentativeDay
 from tsodso.assess.points import REFERENCE
 from tsodso.schema.mechanism import Mechanism
 
+#: the default reference of the benefits: the TSO alone, distribution flexibility unseen
+STATUS_QUO = "smartnet-a"
 #: switching values are searched for the assumptions with the largest NPV swings
 TOP_ASSUMPTIONS = 8
 
@@ -28,11 +30,15 @@ def assessment_tables(
     periods: int,
     mechanisms: dict[str, Mechanism],
     assumptions: Assumptions,
+    reference: str | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every table of the assessment, by name."""
+    """Every table of the assessment, by name; benefits against ``reference`` (default:
+    ``smartnet-a`` when it is assessed, else the uncoordinated day)."""
+    if reference is None:
+        reference = STATUS_QUO if STATUS_QUO in mechanisms else REFERENCE
     annual_t = annual.annual_table(rows, periods)
     ranking = annual.ranking(rows, periods)
-    inp = economics.inputs_from(rows, annual_t, mechanisms)
+    inp = economics.inputs_from(rows, annual_t, mechanisms, reference)
     central = assumptions.values()
     npv = economics.npv_table(inp, assumptions, central)
     torn = economics.tornado(inp, assumptions)
@@ -64,6 +70,7 @@ def assessment_tables(
         "switching": switching,
         "assumptions": used,
         "summary": summary(ranking, npv, mca),
+        "reference": pd.DataFrame([{"reference": reference}]),
     }
 
 

@@ -81,6 +81,14 @@ def assess(
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="seconds per clearing / decomposition")
     ] = 300.0,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="whose cost to serve the benefits are against: a selected model or "
+            "'uncoordinated' (default: smartnet-a when selected, else uncoordinated)",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Assess the models over a year: cost ranking with 90 % intervals and its stability,
@@ -90,7 +98,7 @@ def assess(
 
     from tsodso.assess.assumptions import AssessInputError, load_assumptions
     from tsodso.assess.days import daily_profiles, representative_days
-    from tsodso.assess.points import plan_points, run_points
+    from tsodso.assess.points import REFERENCE, plan_points, run_points
     from tsodso.assess.study import assessment_tables
     from tsodso.cli import checks
     from tsodso.cli.main import _config, _fail, _progress, _resolve_models, err, out
@@ -114,6 +122,8 @@ def assess(
     assert assumptions is not None  # _config refused any problem
     chosen = _resolve_models(models, models_for(cfg))
     ids = [m.id for m in chosen]
+    if reference is not None and reference not in (*ids, REFERENCE):
+        _fail(f"--reference {reference}: expected {REFERENCE!r} or one of the selected models")
     with err.status("choosing representative days", spinner="dots"):
         load, res = daily_profiles(cfg.grid, cfg.renewable_scale, cfg.load_scale)
         rep = representative_days(load, res, days)
@@ -150,7 +160,7 @@ def assess(
         ignore_index=True,
     )
     mechanisms = {m.id: m.mechanism for m in chosen}
-    tables = assessment_tables(rows, rep, cfg.periods, mechanisms, assumptions)
+    tables = assessment_tables(rows, rep, cfg.periods, mechanisms, assumptions, reference)
     for name, frame in tables.items():
         _parquet(where / f"{name}.parquet", frame)
     wall = time.perf_counter() - t0
@@ -168,10 +178,11 @@ def assess(
         "points": len(points),
         "points_run_now": len(todo),
         "assumptions_file": assumptions_file,
+        "reference": str(tables["reference"]["reference"].iloc[0]),
         "tables": sorted(f"{n}.parquet" for n in tables),
     }
     write_atomic(where / "manifest.json", dumps_strict(manifest))
-    out.print(_ranked(tables["summary"]))
+    out.print(_ranked(tables["summary"], str(tables["reference"]["reference"].iloc[0])))
     out.print(_switching(tables["switching"]))
     out.print(
         f"wrote {escape(str(where))} ({len(tables)} tables); total wall time {wall:.1f} s",
@@ -183,8 +194,11 @@ def _eur(v: float) -> str:
     return "-" if v != v else f"{v:,.0f}"
 
 
-def _ranked(summary: Any) -> Table:
-    t = Table(title="annual cost to serve (EUR, 90 % interval) with NPV and criteria ranks")
+def _ranked(summary: Any, reference: str) -> Table:
+    t = Table(
+        title="annual cost to serve (EUR, 90 % interval) with NPV (benefits against "
+        f"{reference}) and criteria ranks"
+    )
     for c in ("rank", "model", "cost to serve", "p05", "p95", "first %", "top-3 %"):
         t.add_column(c, justify="left" if c == "model" else "right")
     for c in ("NPV MEUR", "NPV rank", "criteria", "criteria rank"):
