@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -45,19 +46,23 @@ def run_jobs(
 
     keys = [f"tsodso-job-{i}" for i in range(len(jobs))]
     tasks = [delayed(fn)(*args, dask_key_name=k) for k, args in zip(keys, jobs, strict=True)]
-    index = {k: i for i, k in enumerate(keys)}
-    if scheduler is not None:
-        return _on_cluster(tasks, index, scheduler, on_result)
-    return _on_pool(tasks, index, workers, on_result)
+    batch = _Batch(tasks, {k: i for i, k in enumerate(keys)}, on_result)
+    return _on_cluster(batch, scheduler) if scheduler is not None else _on_pool(batch, workers)
 
 
-def _on_cluster(
-    tasks: list[Any],
-    index: dict[str, int],
-    scheduler: str,
-    on_result: Callable[[int, Any], None] | None,
-) -> list[Any]:
+@dataclass(frozen=True)
+class _Batch:
+    """Dask tasks, the job index of each task key, and the callback of finished jobs."""
+
+    tasks: list[Any]
+    index: dict[str, int]
+    on_result: Callable[[int, Any], None] | None
+
+
+def _on_cluster(batch: _Batch, scheduler: str) -> list[Any]:
     from dask.distributed import Client, as_completed
+
+    tasks, index, on_result = batch.tasks, batch.index, batch.on_result
 
     out: dict[int, Any] = {}
     try:
@@ -75,18 +80,15 @@ def _on_cluster(
     return [out[i] for i in range(len(tasks))]
 
 
-def _on_pool(
-    tasks: list[Any],
-    index: dict[str, int],
-    workers: int,
-    on_result: Callable[[int, Any], None] | None,
-) -> list[Any]:
+def _on_pool(batch: _Batch, workers: int) -> list[Any]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from dask import config
     from dask.base import compute
     from dask.callbacks import Callback
+
+    tasks, index, on_result = batch.tasks, batch.index, batch.on_result
 
     def posttask(key: Any, result: Any, *_: Any) -> None:
         if on_result is not None and str(key) in index:
