@@ -211,6 +211,10 @@ def test_weighted_annual_figures_equal_a_hand_computation() -> None:
     assert 0 < a_first < 1  # the case does test stability
     assert rank.loc["A", "share_top3"] == 1.0
     assert list(rank["rank"]) == [1, 2]
+    # presets of one mechanism tie in every resample: both count as first
+    tied = pd.concat([rows, rows[rows["model"] == "A"].assign(model="A2")])
+    both = annual.ranking(tied, periods=96).set_index("model")
+    assert both.loc["A", "share_first"] == both.loc["A2", "share_first"] == pytest.approx(a_first)
 
 
 def test_representative_days_weigh_the_year() -> None:

@@ -17,7 +17,8 @@ combination of seeds when there are at most 4,096 of them (all equally likely; e
 over 2,000 random combinations (seeded: the same every time). It does not cover the error
 of representing a cluster of days by its medoid. The ranking's stability is the share of
 the same resamples in which each model ranks first and in the top three by annual
-``cost_to_serve_eur`` (lower is better; a model without a result ranks last).
+``cost_to_serve_eur`` (lower is better; tied models share the better rank; a model
+without a result ranks last).
 
 Owns: those computations. Must not: run models or write files.
 """
@@ -29,6 +30,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from tsodso.assess.points import REFERENCE
 
@@ -131,7 +133,8 @@ def ranking(rows: pd.DataFrame, periods: int, kpi: str = HEADLINE) -> pd.DataFra
     part = rows[(rows["variant"] == rows["variant"].min()) & (rows["model"] != REFERENCE)]
     models, value, samples = annual_samples(part, kpi, periods)
     filled = np.where(np.isfinite(samples), samples, math.inf)
-    ranks = filled.argsort(axis=0).argsort(axis=0) + 1  # 1 = best in each resample
+    # 1 = best in each resample; tied models (presets of one mechanism) share the best rank
+    ranks = rankdata(filled, method="min", axis=0)
     lo, hi = np.percentile(samples, [5, 95], axis=1, method="inverted_cdf")
     table = pd.DataFrame(
         {
