@@ -2,7 +2,8 @@
 
 Commands: ``compare`` (run models on one scenario, print a KPI table or JSON), ``models``
 (list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest),
-``sweep`` (scenario variants x models on Dask, one KPI table).
+``sweep`` (scenario variants x models on Dask, one KPI table), ``assess`` (a year of
+representative days, costs, NPV and criteria: ``cli.assess_cmd``).
 User mistakes exit with status 2 and one message listing every problem (options, the
 environment and the scenario together, before any work; ``cli.checks``); no traceback.
 JSON output is strict (a missing value is null). The console entry is ``cli.entry``
@@ -24,7 +25,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tsodso.cli import checks, report_cmd
+from tsodso.cli import assess_cmd, checks, report_cmd
 from tsodso.cli.messages import (
     STANDARD_HELP,
     check_standard,
@@ -47,6 +48,7 @@ app = typer.Typer(
     help="Run and compare TSO-DSO coordination models on a coupled T+D scenario.",
 )
 app.command("report")(report_cmd.report)
+app.command("assess")(assess_cmd.assess)
 # a wide console when piped, so tables are not cut to 80 columns
 err = Console(stderr=True)
 out = Console() if sys.stdout.isatty() else Console(width=220)

@@ -4,7 +4,8 @@ Owns: expanding a base scenario and a set of field variations into scenario poin
 per-point job (a pure function of picklable inputs: build the scenario where it runs, run
 the models, return KPI rows), and the choice of engine: the calling process (workers = 1),
 Dask's local process pool (default), or a ``dask.distributed`` cluster when a scheduler
-address is given. Results do not depend on the engine (tests check it on a LocalCluster).
+address is given (``scale.engine``). Results do not depend on the engine (tests check it
+on a LocalCluster).
 Variations are checked before anything runs: each path must name a scalar field of the
 scenario schema, each value is read as a TOML value (so ``true`` is a boolean and ``"3"``
 text, never silently a number), and the number of points is bounded. Must not: know about
@@ -16,13 +17,14 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-import signal
 import tomllib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel
 
+from tsodso.scale.engine import SchedulerError as SchedulerError  # re-exported
+from tsodso.scale.engine import run_jobs
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError, config_from_dict
 
 #: most values of one field and most points of a sweep (an assumption: a sweep beyond is a
@@ -32,10 +34,6 @@ MAX_POINTS = 1000
 #: fields a sweep does not vary: the name is made from the variations; events and models
 #: are structures, not values
 NOT_VARIED = ("name", "events", "models", "t_line_derate")  # tables of their own
-
-
-class SchedulerError(RuntimeError):
-    """The dask.distributed scheduler could not be reached or was lost during the sweep."""
 
 
 #: KPI keys that measure time, not the result (they differ between engines)
@@ -142,11 +140,6 @@ def sweep_points(base: ScenarioConfig, variations: dict[str, list[Any]]) -> list
     return points
 
 
-def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent (which ends the sweep with one line)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_point(config: dict[str, Any], model_ids: list[str]) -> list[dict[str, Any]]:
     """Build one scenario and run the models on it; one KPI row per model."""
     from tsodso.coordination.catalogue import models_for
@@ -172,44 +165,12 @@ def run_sweep(
 ) -> list[dict[str, Any]]:
     """Run every point; rows come back in point order whatever the engine."""
     payload = [p.model_dump(mode="json") for p in points]
-    if scheduler is None and workers <= 1:
-        rows: list[dict[str, Any]] = []
-        for p in payload:
-            rows.extend(run_point(p, model_ids))
-            if on_done:
-                on_done(p["name"])
-        return rows
-    from dask.base import compute
-    from dask.delayed import delayed
 
-    jobs = [delayed(run_point)(p, model_ids) for p in payload]
-    if scheduler is not None:
-        from dask.distributed import Client
+    def done(i: int, _rows: list[dict[str, Any]]) -> None:
+        if on_done is not None:
+            on_done(payload[i]["name"])
 
-        try:
-            with Client(scheduler, timeout=10) as client:
-                results = client.gather(client.compute(jobs))
-        except (OSError, TimeoutError) as err:  # unreachable, or lost during the sweep
-            raise SchedulerError(
-                f"--scheduler {scheduler}: {type(err).__name__}: {str(err)[:200]}"
-            ) from None
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        from dask import config
-
-        context = multiprocessing.get_context(config.get("multiprocessing.context", "spawn"))
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
-        try:
-            results = compute(*jobs, scheduler="processes", pool=pool)
-        except BaseException:  # an interrupt: stop the points still running, do not wait
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    if on_done:
-        for p in payload:
-            on_done(p["name"])
+    results = run_jobs(
+        run_point, [(p, model_ids) for p in payload], scheduler, workers, on_result=done
+    )
     return [row for part in results for row in part]
