@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every benchmark table in one run (about 7 minutes on the 2-core development machine):
-# stage timings and ratios, envelopes at scale, growth with size and the decomposition.
+# Every benchmark table in one run (several minutes on the 2-core development machine):
+# stage timings and ratios, envelopes at scale, growth with size, the decomposition on the
+# full day and the assessment's engines.
 # Extra arguments (e.g. --repeats 1) go to run.py and doe.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,3 +10,4 @@ py=.venv/bin/python
 "$py" benchmarks/doe.py --full "$@"
 "$py" benchmarks/scale.py --copies 1,3,10
 "$py" benchmarks/decomposition.py --time-limit 120
+"$py" benchmarks/assess.py
