@@ -240,7 +240,12 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         need_min = v_lo < vmin2 + V2_TOL
         # a node's squared voltage is needed where it or a node below it has a limit row
         need_v = (sub[1:, 1:] @ (need_max | need_min)) > 0
-        v = lp.add_variables(f"{name}-v2", nb * T, lo=0.0, hi=INF).reshape(nb, T)
+        # at least 0, except where the flows can take the linear squared voltage below zero:
+        # there it is free, a state far outside the band that the limit rows' slacks price
+        # (the bound made the whole market infeasible on case33bw at load_scale 7, found by
+        # the fuzz suite); elsewhere the bound never binds and the LP stays as it was
+        v_floor = np.where(v_lo < 0.0, -INF, 0.0).ravel()
+        v = lp.add_variables(f"{name}-v2", nb * T, lo=v_floor, hi=INF).reshape(nb, T)
         # v_i - v_parent + 2 r P_i = -2 x Q_i   (v_parent = vroot when the parent is the root)
         row_of = np.cumsum(need_v.ravel()) - 1  # (node, t) -> row among the needed ones
         keep = need_v.ravel()

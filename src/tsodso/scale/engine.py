@@ -9,6 +9,7 @@ every result in job order, whatever the engine. Must not: know what a job comput
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,8 +22,17 @@ class SchedulerError(RuntimeError):
 
 
 def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent (which ends the jobs with one line)."""
+    """Pool workers leave Ctrl-C to the parent (which ends the jobs with one line), and on
+    Linux end when their parent dies: a sweep or assessment killed outright (SIGKILL, an
+    out-of-memory kill) leaves no worker computing for nobody."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import contextlib
+        import ctypes
+
+        # prctl(PR_SET_PDEATHSIG, SIGTERM); without a libc to ask, workers outlive a kill
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))
 
 
 def run_jobs(
