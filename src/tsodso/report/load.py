@@ -119,35 +119,37 @@ def _run(d: Path) -> ReportData:
 ASSESS_TABLES = ("summary", "ranking", "npv", "switching", "tornado", "costs", "days")
 
 
-def is_assessment(d: Path) -> bool:
-    """Whether ``d`` is the output of ``tsodso assess`` (its manifest says so, or it holds
-    the assessment's summary beside its streamed points)."""
+def _manifest(d: Path) -> dict[str, Any]:
+    """The directory's ``manifest.json`` as a dict ({} when missing or not a JSON object)."""
     try:
         doc = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        doc = {}
-    if isinstance(doc, dict) and doc.get("created_by") == "tsodso assess":
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def is_assessment(d: Path) -> bool:
+    """Whether ``d`` is the output of ``tsodso assess`` (its manifest says so, or it holds
+    the assessment's summary beside its streamed points)."""
+    if _manifest(d).get("created_by") == "tsodso assess":
         return True
     return (d / "summary.parquet").is_file() and (d / "points").is_dir()
 
 
 def _assess(d: Path) -> ReportData:
-    try:
-        man = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        man = {}
+    man = _manifest(d)
     tables = {
         n: pd.read_parquet(d / f"{n}.parquet")
         for n in ASSESS_TABLES
         if (d / f"{n}.parquet").is_file()
     }
-    name = man.get("scenario") if isinstance(man, dict) else None
+    name = man.get("scenario")
     return ReportData(
         "assess",
         d,
         scenario={"name": name} if isinstance(name, str) else {},
         results=tables.get("summary", pd.DataFrame()),
-        wall_time_s=man.get("wall_time_s") if isinstance(man, dict) else None,
+        wall_time_s=man.get("wall_time_s"),
         tables=tables,
     )
 
