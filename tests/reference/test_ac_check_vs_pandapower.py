@@ -44,3 +44,53 @@ def test_default_grid_voltages_and_loadings_match_runpp(
     tr_ref = net.res_trafo.loading_percent.to_numpy() / 100
     tr_ours = res.branch_loading[t, -len(tr_ref) :]
     assert np.abs(tr_ours / tr_ref - 1).max() < 0.06
+
+
+def test_automatic_taps_match_pandapowers_discrete_tap_control(small: Scenario) -> None:
+    """simbench marks its HV/MV transformers ``autoTap`` (LV side held at ``autoTapSetp``):
+    the AC check steps their taps in every period. Against pandapower's own controller
+    (DiscreteTapControl, an independent implementation) on an operating point where the
+    transmission voltage is raised so far that fixed taps leave every feeder root high."""
+    from pandapower.control import DiscreteTapControl
+
+    from tsodso.validation.ac import OLTC_BAND_STEPS
+
+    scn, t = small, 2
+    net = copy.deepcopy(scn.net)
+    net.ext_grid["vm_pu"] = 1.06  # the TSO's voltage 0.04 pu above the simbench setting
+    p, q = scn.node_injection_mw(), scn.node_q0_mvar
+    fixed = AcModel(net, scn.grid, regulate_taps=False).run(p[:, t : t + 1], q[:, t : t + 1])
+    ours = AcModel(net, scn.grid).run(p[:, t : t + 1], q[:, t : t + 1])
+    assert ours.converged.all()
+    auto = net.trafo.index[net.trafo.autoTap.astype(float) > 0]
+    lv_nodes = scn.grid.bus_to_node.loc[net.trafo.lv_bus.loc[auto]].to_numpy()
+    half_band = OLTC_BAND_STEPS * net.trafo.tap_step_percent.loc[auto].to_numpy() / 200
+    setp = net.trafo.autoTapSetp.loc[auto].astype(float).to_numpy()
+    # without tap control the roots leave the band; with it every root is inside
+    assert (np.abs(fixed.vm_pu[0, lv_nodes] - setp) > half_band).any()
+    assert (np.abs(ours.vm_pu[0, lv_nodes] - setp) <= half_band + 1e-6).all()
+
+    ref = copy.deepcopy(net)
+    ref.load.drop(ref.load.index, inplace=True)
+    ref.sgen.drop(ref.sgen.index, inplace=True)
+    for i, bus in enumerate(scn.grid.node_bus):
+        pp.create_sgen(ref, int(bus), p_mw=float(p[i, t]), q_mvar=float(q[i, t]))
+    for k, lo, hi in zip(auto, setp - half_band, setp + half_band, strict=True):
+        DiscreteTapControl(ref, element_index=int(k), vm_lower_pu=lo, vm_upper_pu=hi, side="lv")
+    pp.runpp(ref, calculate_voltage_angles=True, trafo_model="pi", run_control=True)
+    vm_ref = ref.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+    # both controllers end inside the band, which can hold two taps: the positions agree
+    # within one step
+    assert (np.abs(vm_ref[lv_nodes] - setp) <= half_band + 1e-6).all()
+    assert ours.tap_pos is not None
+    assert ours.tap_pos.shape == (1, len(auto))
+    pos_ref = ref.trafo.tap_pos.loc[auto].to_numpy(float)
+    assert (pos_ref != net.trafo.tap_pos.loc[auto].to_numpy(float)).any()  # taps moved
+    assert np.abs(ours.tap_pos[0] - pos_ref).max() <= 1
+    # pandapower at our taps (no controller): the same voltages, every one inside its band
+    ref.controller.drop(ref.controller.index, inplace=True)
+    ref.trafo.loc[auto, "tap_pos"] = ours.tap_pos[0]
+    pp.runpp(ref, calculate_voltage_angles=True, trafo_model="pi")
+    vm_at_ours = ref.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+    assert np.abs(ours.vm_pu[0] - vm_at_ours).max() < 2e-3
+    assert (np.abs(vm_at_ours[lv_nodes] - setp) <= half_band + 1e-6).all()

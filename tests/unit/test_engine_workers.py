@@ -42,12 +42,18 @@ def test_workers_end_when_the_parent_is_killed(tmp_path: object) -> None:
     script = os.path.join(str(tmp_path), "parent.py")
     with open(script, "w") as fh:
         fh.write(PARENT)
-    p = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, text=True)
+    err = os.path.join(str(tmp_path), "parent.err")
+    with open(err, "w") as errfh:
+        p = subprocess.Popen(
+            [sys.executable, script], stdout=subprocess.PIPE, stderr=errfh, text=True
+        )
     assert p.stdout is not None
     pids: list[int] = []
     while len(pids) < 2:  # both jobs started in workers (other lines are not ours)
         line = p.stdout.readline()
-        assert line, "the parent ended before both jobs started"
+        if not line:  # say why: the parent's own error output
+            with open(err) as fh:
+                pytest.fail(f"the parent ended before both jobs started:\n{fh.read()[-3000:]}")
         if line.strip().isdigit():
             pids.append(int(line))
     assert all(_alive(w) for w in pids) and p.pid not in pids

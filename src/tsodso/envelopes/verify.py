@@ -2,6 +2,12 @@
 checked with the AC power flow of the whole grid; where the linear model was optimistic,
 the period's limits are scaled down until the AC check passes.
 
+The tap changers are held where the forecast has them (``AcResult.tap_pos``): the DSO's
+linear model takes the forecast root voltage as given, and this checks that model's
+envelopes on the AC grid under the same premise. With the tap changers free to step, the
+root can sit anywhere in its regulator's band (1.5 tap steps wide), which the envelopes do
+not budget for; that is a known limit of the envelopes here, not of the check.
+
 The check of a feeder and period: no node of the feeder further outside its voltage band
 than in the forecast (the baseline AC power flow) and no branch of the feeder (its TDI
 transformer included) above max(rating, forecast loading), with 1e-4 of tolerance. A push
@@ -108,6 +114,7 @@ class _Checker:
         scn: Scenario,
         vm0: np.ndarray,
         load0: np.ndarray,
+        taps0: np.ndarray | None = None,
     ):
         grid = scn.grid
         F, N = len(grid.feeders), grid.n_nodes
@@ -116,6 +123,7 @@ class _Checker:
             raise ValueError("envelopes of one direction are verified together")
         self.direction = directions.pop() if directions else 1
         self.ac_model = ac_model
+        self.taps0 = taps0
         self.p0, self.q0 = scn.node_injection_mw(), scn.node_q0_mvar
         self.unit = np.zeros((N, scn.periods))  # every envelope at scale 1
         self.node_feeder = np.full(N, F)  # F = no feeder (a zero row of the scales)
@@ -143,7 +151,11 @@ class _Checker:
     def __call__(self, scale: np.ndarray, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Own-side and other-side excesses at ``scale`` (F, P) in ``periods``."""
         s = np.vstack([scale, np.zeros((1, len(periods)))])[self.node_feeder]
-        ac = self.ac_model.run(self.p0[:, periods] + self.unit[:, periods] * s, self.q0[:, periods])
+        ac = self.ac_model.run(
+            self.p0[:, periods] + self.unit[:, periods] * s,
+            self.q0[:, periods],
+            hold_taps=None if self.taps0 is None else self.taps0[periods],
+        )
         self.runs += 1
         self.columns += len(periods)
         own, other = self.excess(ac.vm_pu, ac.branch_loading, periods)
@@ -161,7 +173,9 @@ def ac_verified_feeders(
 ) -> VerifiedEnvelopes:
     """Verify the envelopes of every feeder (one per feeder, in feeder order; an envelope
     without customers for a feeder without) with one whole-grid AC power flow per step."""
-    return _verify(envs, ac_model, scn, baseline.vm_pu, baseline.branch_loading, steps)
+    return _verify(
+        envs, ac_model, scn, baseline.vm_pu, baseline.branch_loading, steps, baseline.tap_pos
+    )
 
 
 def _verify(
@@ -171,11 +185,12 @@ def _verify(
     vm0: np.ndarray,
     load0: np.ndarray,
     steps: int,
+    taps0: np.ndarray | None = None,
 ) -> VerifiedEnvelopes:
     F, T = len(scn.grid.feeders), scn.periods
     if len(envs) != F:
         raise ValueError(f"{len(envs)} envelopes for {F} feeders")
-    check = _Checker(envs, ac_model, scn, vm0, load0)
+    check = _Checker(envs, ac_model, scn, vm0, load0, taps0)
     hosts = np.array([e.hosting_mw > 0 for e in envs]).reshape(F, T)
     # a period whose forecast did not converge cannot be verified: nothing is hosted there
     known = np.isfinite(vm0).all(axis=1) & np.isfinite(load0).all(axis=1)

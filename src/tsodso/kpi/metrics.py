@@ -142,6 +142,7 @@ def compute_kpis(
         "voltage_violations_transmission": ac.voltage_violations(distribution=False),
         "voltage_violations_distribution": ac.voltage_violations(distribution=True),
         "max_voltage_deviation_pu": round(ac.max_voltage_deviation_pu(), 5),
+        "tap_changes": ac.tap_changes(),
         "d_network_data_holders": messages.holders_of("d_network", DSO),
         "ac_unconverged_periods": int((~ac.converged).sum()),
         "iterations": out.iterations,

@@ -340,9 +340,11 @@ def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
 def _set_daily_taps(
     net: pandapowerNet, grid: CoupledGrid, p: np.ndarray, q: np.ndarray, rounds: int = 3
 ) -> pandapowerNet:
-    """Fix each transformer's tap for the day so that its LV node's median voltage in the
-    baseline AC power flow is closest to the tap setpoint (simbench ``autoTapSetp``, else
-    1.0 pu): the operators' day-ahead OLTC schedule. Returns a changed copy."""
+    """Set each transformer's starting tap so that its LV node's median voltage in the
+    baseline AC power flow (taps held) is closest to the tap setpoint (simbench
+    ``autoTapSetp``, else 1.0 pu): the day-ahead positions the on-load tap changers start
+    from; the AC check steps them in every period where simbench marks them ``autoTap``.
+    Returns a changed copy."""
     from tsodso.validation.ac import AcModel
 
     tr = net.trafo
@@ -361,7 +363,7 @@ def _set_daily_taps(
     lv = grid.bus_to_node.loc[tr.lv_bus].to_numpy()
     sign = np.where(tr.tap_side.fillna("hv").to_numpy() == "hv", 1.0, -1.0)
     for _ in range(rounds):
-        vm = AcModel(net, grid).run(p, q).vm_pu
+        vm = AcModel(net, grid, regulate_taps=False).run(p, q).vm_pu
         v = np.nan_to_num(np.nanmedian(vm[:, lv], axis=0), nan=1.0) if len(vm) else np.ones(len(lv))
         delta = np.where(step > 0, np.round(sign * (v - setpoint) / np.where(step > 0, step, 1)), 0)
         if not delta.any():

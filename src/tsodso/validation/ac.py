@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 from power_grid_model import (
     CalculationMethod,
@@ -20,9 +21,11 @@ from power_grid_model import (
     DatasetType,
     LoadGenType,
     PowerGridModel,
+    TapChangingStrategy,
     WindingType,
     initialize_array,
 )
+from power_grid_model.enum import BranchSide  # type: ignore[attr-defined]
 
 from tsodso.grids.model import CoupledGrid
 from tsodso.grids.topology import line_in_operation, trafo_in_operation
@@ -45,6 +48,10 @@ class AcResult:
     node_is_distribution: np.ndarray
     dt_h: float
     converged: np.ndarray  # (T,) bool; results of unconverged periods are not counted
+    #: (T, regulated transformers) tap position the automatic tap control chose (None
+    #: where no transformer regulates); columns follow ``AcModel.regulated_trafos``
+    tap_pos: np.ndarray | None = None
+    tap_start: np.ndarray | None = None  # positions before the first period (day-ahead)
 
     def __post_init__(self) -> None:
         # a period whose power flow diverged says nothing about limits: blank it out (in
@@ -72,6 +79,15 @@ class AcResult:
             bad = bad[:, self.node_is_distribution == distribution]
         return int(bad.sum())
 
+    def tap_changes(self) -> int:
+        """Tap steps the on-load tap changers made over the window (from the day-ahead
+        positions; a changer's wear and maintenance grow with its operations)."""
+        if self.tap_pos is None or not self.tap_pos.size:
+            return 0
+        start = self.tap_start if self.tap_start is not None else self.tap_pos[0]
+        pos = np.vstack([start[None, :], self.tap_pos])
+        return int(np.abs(np.diff(pos, axis=0)).sum())
+
     def max_voltage_deviation_pu(self) -> float:
         up = np.nan_to_num(self.vm_pu - self.node_vmax, nan=0.0)
         dn = np.nan_to_num(self.node_vmin - self.vm_pu, nan=0.0)
@@ -81,7 +97,13 @@ class AcResult:
 class AcModel:
     """The grid as a power-grid-model instance; call ``run`` with node injections."""
 
-    def __init__(self, net: pandapowerNet, grid: CoupledGrid, dt_h: float = 0.25):
+    def __init__(
+        self,
+        net: pandapowerNet,
+        grid: CoupledGrid,
+        dt_h: float = 0.25,
+        regulate_taps: bool = True,
+    ):
         self.grid = grid
         self.dt_h = dt_h
         n = grid.n_nodes
@@ -142,6 +164,9 @@ class AcModel:
         u_side = np.where(hv_side, tr.vn_hv_kv, tr.vn_lv_kv) * 1e3
         trafo["tap_size"] = tr.tap_step_percent.fillna(0).to_numpy() / 100 * u_side
         self._trafo_rating = sn / 1e6
+        regulator = _tap_regulators(tr, trafo, next_id) if regulate_taps else None
+        if regulator is not None:
+            next_id += len(regulator)
 
         eg = net.ext_grid[net.ext_grid.in_service.astype(bool)]
         source = initialize_array(DatasetType.input, ComponentType.source, len(eg))
@@ -168,6 +193,24 @@ class AcModel:
             ComponentType.source: source,
             ComponentType.sym_gen: gen,
         }
+        if regulator is not None and len(regulator):
+            data[ComponentType.transformer_tap_regulator] = regulator
+        #: whether on-load tap changers step in each period (automatic tap control)
+        self.regulates_taps = regulator is not None and len(regulator) > 0
+        #: pandapower index of each regulated transformer (the columns of ``tap_pos``)
+        self._regulated_ids = (
+            regulator["regulated_object"].copy() if regulator is not None else np.zeros(0, int)
+        )
+        self._tap_start = (
+            trafo["tap_pos"][np.searchsorted(trafo["id"], regulator["regulated_object"])]
+            if regulator is not None
+            else np.zeros(0, dtype=int)
+        ).astype(int)
+        self.regulated_trafos = (
+            tr.index.to_numpy()[np.searchsorted(trafo["id"], regulator["regulated_object"])]
+            if regulator is not None
+            else np.zeros(0, dtype=int)
+        )
         self.model = PowerGridModel(
             {k: v for k, v in data.items() if len(v)},
             system_frequency=float(getattr(net, "f_hz", 50.0)),
@@ -193,7 +236,11 @@ class AcModel:
         self.node_is_d = is_d
 
     def _solve(
-        self, update: dict[ComponentType, np.ndarray], method: CalculationMethod, threads: int
+        self,
+        update: dict[ComponentType, np.ndarray],
+        method: CalculationMethod,
+        threads: int,
+        regulate: bool,
     ) -> tuple[dict[ComponentType, np.ndarray], np.ndarray]:
         """One batch power flow; returns the results and the periods that failed."""
         nr = method == CalculationMethod.newton_raphson
@@ -207,6 +254,9 @@ class AcModel:
             # the default day) at 15 % less time
             error_tolerance=1e-8 if nr else 1e-6,
             continue_on_batch_error=True,
+            tap_changing_strategy=(
+                TapChangingStrategy.any_valid_tap if regulate else TapChangingStrategy.disabled
+            ),
         )
         failure = self.model.batch_error
         failed = (
@@ -229,10 +279,13 @@ class AcModel:
         q_mvar: np.ndarray,
         threads: int = 0,
         out_of_service: np.ndarray | None = None,
+        hold_taps: np.ndarray | None = None,
     ) -> AcResult:
         """AC power flow for every period; ``p_mw``, ``q_mvar`` are node injections (N, T).
         ``out_of_service`` (T, branches) marks branches that are open in a period
         (outages); their loading is reported as 0. ``threads``: 0 = every core.
+        ``hold_taps`` (T, regulated transformers) holds the tap changers at these positions
+        instead of letting them step (e.g. a forecast's positions, ``AcResult.tap_pos``).
 
         The batch is solved by power-grid-model's iterative current method, which factorises
         the admittance matrix once for the whole batch (twice as fast as Newton-Raphson here,
@@ -256,11 +309,31 @@ class AcModel:
                 b["from_status"] = closed
                 b["to_status"] = closed
                 update[comp] = b
+        regulate = self.regulates_taps
+        if hold_taps is not None and self.regulates_taps:
+            if hold_taps.shape != (T, len(self.regulated_trafos)):
+                raise ValueError(
+                    f"hold_taps has shape {hold_taps.shape}, expected "
+                    f"{(T, len(self.regulated_trafos))}"
+                )
+            comp = ComponentType.transformer
+            held = initialize_array(DatasetType.update, comp, (T, len(self._regulated_ids)))
+            held["id"] = self._regulated_ids
+            held["tap_pos"] = hold_taps
+            if comp in update:  # outages: both updates in one array of every transformer
+                full = update[comp]
+                col = np.searchsorted(full["id"][0], self._regulated_ids)
+                full["tap_pos"][:, col] = hold_taps
+            else:
+                update[comp] = held
+            regulate = False
         threads = threads or (os.cpu_count() or 1)
-        out, failed = self._solve(update, CalculationMethod.iterative_current, threads)
+        out, failed = self._solve(update, CalculationMethod.iterative_current, threads, regulate)
         if len(failed):  # Newton-Raphson for the periods the fast method could not solve
             again = {k: v[failed] for k, v in update.items()}
-            out_nr, failed_nr = self._solve(again, CalculationMethod.newton_raphson, threads)
+            out_nr, failed_nr = self._solve(
+                again, CalculationMethod.newton_raphson, threads, regulate
+            )
             for comp, arr in out_nr.items():
                 out[comp][failed] = arr
             failed = failed[failed_nr] if len(failed_nr) else np.zeros(0, dtype=int)
@@ -271,6 +344,10 @@ class AcModel:
             for k in (ComponentType.line, ComponentType.transformer)
         ]
         loading = np.hstack(parts)
+        reg = out.get(ComponentType.transformer_tap_regulator) if regulate else None
+        taps = hold_taps if not regulate and self.regulates_taps else None
+        if reg is not None:
+            taps = reg["tap_pos"]
         return AcResult(
             vm_pu=out[ComponentType.node]["u_pu"],
             branch_loading=loading,
@@ -281,4 +358,56 @@ class AcModel:
             node_is_distribution=self.node_is_d,
             dt_h=self.dt_h,
             converged=converged,
+            tap_pos=None if taps is None else np.asarray(taps).astype(int),
+            tap_start=None if taps is None else self._tap_start,
         )
+
+
+#: total width of an on-load tap changer's voltage band, in tap steps. Assumption: a
+#: relay's bandwidth is set wider than one step so that a step cannot jump across the
+#: band (hunting) and narrow enough to hold the voltage; 1.5 steps sits in the range
+#: utilities use (pandapower's DiscreteTapControl examples and simbench leave it open)
+OLTC_BAND_STEPS = 1.5
+
+HV_LV = ("hv", "lv")
+
+
+def _tap_regulators(tr: pd.DataFrame, trafo: np.ndarray, first_id: int) -> np.ndarray | None:
+    """Automatic tap control of every transformer simbench marks ``autoTap`` (its
+    ``autoTapSide`` held at ``autoTapSetp``), as power-grid-model regulators; None when the
+    grid says nothing about automatic taps (pandapower cases: taps stay where they are)."""
+    if "autoTap" not in tr:
+        return None
+    auto = pd.to_numeric(tr.autoTap, errors="coerce").fillna(0).to_numpy() > 0
+    step = tr.tap_step_percent.fillna(0).to_numpy(float) / 100
+    auto &= step > 0
+    k = np.flatnonzero(auto)
+    reg = initialize_array(DatasetType.input, ComponentType.transformer_tap_regulator, len(k))
+    if not len(k):
+        return reg
+    side = (
+        tr.autoTapSide.fillna("lv").astype(str).str.lower().to_numpy()[k]
+        if "autoTapSide" in tr
+        else np.full(len(k), "lv")
+    )
+    odd = [f"{i} ({v!r})" for i, v in zip(tr.index[k], side, strict=True) if v not in HV_LV]
+    if odd:
+        raise AcCheckError(
+            "automatic tap control: autoTapSide must be 'hv' or 'lv'; transformers "
+            + ", ".join(odd)
+        )
+    setp = (
+        pd.to_numeric(tr.autoTapSetp, errors="coerce").fillna(1.0).to_numpy(float)[k]
+        if "autoTapSetp" in tr
+        else np.ones(len(k))
+    )
+    u_side = np.where(side == "hv", trafo["u1"][k], trafo["u2"][k])
+    reg["id"] = np.arange(first_id, first_id + len(k))
+    reg["regulated_object"] = trafo["id"][k]
+    reg["status"] = 1
+    reg["control_side"] = np.where(side == "hv", BranchSide.from_side, BranchSide.to_side)
+    reg["u_set"] = setp * u_side
+    reg["u_band"] = OLTC_BAND_STEPS * step[k] * u_side
+    reg["line_drop_compensation_r"] = 0.0
+    reg["line_drop_compensation_x"] = 0.0
+    return reg
