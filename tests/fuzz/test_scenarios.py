@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from tests.conftest import feeder_case
@@ -45,6 +45,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 @fuzz("scenario: runs")
 @given(doc=scenarios())
+# found by this test: a feeder without any DER built a DER table of float ids and kinds
+@example(
+    doc={
+        "periods": 1,
+        "first_period": 0,
+        "ders": {"battery_share": 0.0, "ev_share": 0.0, "flex_load_share": 0.0},
+    }
+)
 def test_accepted_scenarios_run(fast_case33bw: None, doc: dict[str, Any]) -> None:
     COUNTS["scenario: runs"] += 1
     try:

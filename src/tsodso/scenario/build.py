@@ -233,15 +233,15 @@ def _build_ders(
             )
     _add_synthetic(rows, cfg, grid, net, prof, window, rng)
     n = len(rows.ids)
-    kinds = np.array(rows.kind)
+    kinds = np.array(rows.kind, dtype=str)  # str also when there is no DER
     price_up, price_down = np.zeros(n), np.zeros(n)
     for k, (ul, uh, dl, dh) in PRICE_RANGES.items():
         m = kinds == k
         price_up[m] = rng.uniform(ul, uh, m.sum())
         price_down[m] = rng.uniform(dl, dh, m.sum())
-    coupling = np.array(rows.coupling)
+    coupling = np.array(rows.coupling, dtype=str)
     return DerTable(
-        id=np.array(rows.ids),
+        id=np.array(rows.ids, dtype=str),
         kind=kinds,
         node=np.array(rows.node, dtype=int),
         aggregator=rng.integers(0, cfg.aggregators, n),
