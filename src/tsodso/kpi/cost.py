@@ -26,7 +26,7 @@ from tsodso.grids.distflow import lindistflow
 from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import dc_flows
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO, is_dso
 from tsodso.validation.ac import AcResult
 
 
@@ -57,7 +57,7 @@ def cost_to_serve(
     d_over = ac.overload_mwh(distribution=True) * pen.overload_eur_per_mwh
     volt = voltage_excess_pu2h(ac) * pen.voltage_eur_per_pu2h
     proc_tso = procurement_by_payer.get(TSO, 0.0)
-    proc_dso = sum(v for k, v in procurement_by_payer.items() if k.startswith(DSO))
+    proc_dso = sum(v for k, v in procurement_by_payer.items() if is_dso(k))
     proc_other = sum(procurement_by_payer.values()) - proc_tso - proc_dso
     unmet = imbalance + t_over + d_over + volt + commercial_unmet_eur
     return {

@@ -29,6 +29,33 @@ def _long(scn: Any, **series: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({**cols, **{k: v.ravel() for k, v in series.items()}})
 
 
+def dso_table(
+    scn: Scenario, o: ModelOutcome, life: Lifecycle, messages: MessageLog
+) -> pd.DataFrame:
+    """One row per DSO: its feeders, what it pays as ordered (purchases and transfers), what
+    it paid as settled (its ledger balance), and the messages and bytes it sent and
+    received (market and lifecycle together)."""
+    bal = life.settlement.ledger.balances()
+    log = MessageLog([*messages.messages, *life.messages.messages])
+    traffic = log.by_party().set_index("party")
+    rows = []
+    for k, name in enumerate(scn.dsos.names):
+        t = traffic.loc[name] if name in traffic.index else None
+        rows.append(
+            {
+                "dso": name,
+                "feeders": " ".join(scn.grid.feeders[f].id for f in scn.dsos.feeders(k)),
+                "cost_eur": round(o.cost_of(name), 2),
+                "settled_eur": -bal.get(name, 0) / 100.0,
+                "messages_sent": 0 if t is None else int(t.sent),
+                "messages_received": 0 if t is None else int(t.received),
+                "bytes_sent": 0 if t is None else int(t.sent_bytes),
+                "bytes_received": 0 if t is None else int(t.received_bytes),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def run_tables(
     scn: Scenario,
     registry: Registry,
@@ -104,6 +131,7 @@ def run_tables(
             }
         ),
         "messages": pd.concat([messages.table(), life.messages.table()], ignore_index=True),
+        "dsos": dso_table(scn, o, life, messages),
         "steps": pd.DataFrame([s.__dict__ for s in o.steps]),
         "kpis": pd.DataFrame([kpis]),
     }

@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from tsodso.schema.actors import DSO_NAME
 from tsodso.schema.files import MAX_SCENARIO_BYTES, InputFileError, read_input_text
 from tsodso.schema.mechanism import UserModel
 
@@ -49,6 +50,8 @@ MAX_AGGREGATORS = 1000
 #: most real-time events and user-defined models in one scenario
 MAX_EVENTS = 50
 MAX_MODELS = 100
+#: most DSOs a ``[dsos]`` table may name (an assumption: the default grid has 18 feeders)
+MAX_DSOS = 1000
 #: a user model's id: selectable with ``--models`` (no comma or space), never ``all``
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -347,6 +350,19 @@ class ScenarioConfig(_Strict):
         max_length=MAX_EVENTS,
         description="real-time events ([[events]] tables): outages, forecast errors",
     )
+    dsos: (
+        Literal["substation", "one"]
+        | dict[
+            Annotated[StrictStr, AfterValidator(lambda s: _dso_id(s))],
+            Annotated[list[Annotated[StrictStr, _text(100, empty=False)]], Field(min_length=1)],
+        ]
+    ) = Field(
+        "substation",
+        description="who owns the distribution feeders: 'substation' (one DSO per HV/MV "
+        "substation, named DSO-1, DSO-2...; an assumption, see grids.dso_areas), 'one' (a "
+        "single DSO) or a [dsos] table of DSO names ('DSO' or 'DSO-...') to feeder ids, "
+        'every feeder in exactly one: {"DSO-north" = ["MV1.101", "MV2.101"], ...}',
+    )
     models: dict[Annotated[StrictStr, AfterValidator(lambda s: _model_id(s))], UserModel] = Field(
         default_factory=dict,
         max_length=MAX_MODELS,
@@ -372,6 +388,8 @@ class ScenarioConfig(_Strict):
                     f"events[{i}].last_period = {e.last_period}: expected < periods = "
                     f"{self.periods} (a scenario index)"
                 )
+        if isinstance(self.dsos, dict) and len(self.dsos) > MAX_DSOS:
+            problems.append(f"dsos: {len(self.dsos)} DSOs, expected at most {MAX_DSOS}")
         lo, hi, m = self.d_vmin_pu, self.d_vmax_pu, self.d_voltage_margin_pu
         if lo is not None and hi is not None and hi - lo <= 2 * m:
             problems.append(
@@ -387,6 +405,15 @@ class ScenarioConfig(_Strict):
         scenario in two files has one digest); identifies a scenario in manifests."""
         blob = json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _dso_id(name: str) -> str:
+    if not DSO_NAME.fullmatch(name):
+        raise ValueError(
+            "expected a DSO name 'DSO' or 'DSO-' followed by 1-40 letters, digits, '.', '_' "
+            "or '-' (so that logs and ledgers tell every DSO apart and know it for a DSO)"
+        )
+    return name
 
 
 def _model_id(mid: str) -> str:
