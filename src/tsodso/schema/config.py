@@ -36,6 +36,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -350,13 +351,7 @@ class ScenarioConfig(_Strict):
         max_length=MAX_EVENTS,
         description="real-time events ([[events]] tables): outages, forecast errors",
     )
-    dsos: (
-        Literal["substation", "one"]
-        | dict[
-            Annotated[StrictStr, AfterValidator(lambda s: _dso_id(s))],
-            Annotated[list[Annotated[StrictStr, _text(100, empty=False)]], Field(min_length=1)],
-        ]
-    ) = Field(
+    dsos: Literal["substation", "one"] | dict[str, list[str]] = Field(
         "substation",
         description="who owns the distribution feeders: 'substation' (one DSO per HV/MV "
         "substation, named DSO-1, DSO-2...; an assumption, see grids.dso_areas), 'one' (a "
@@ -368,6 +363,40 @@ class ScenarioConfig(_Strict):
         max_length=MAX_MODELS,
         description="user-defined models, by id ([models.my-id] tables)",
     )
+
+    @field_validator("dsos", mode="before")
+    @classmethod
+    def _dsos(cls, value: Any) -> Any:
+        """Every problem of the ``dsos`` setting in one message (the feeder ids are checked
+        against the grid when the scenario is built)."""
+        if isinstance(value, str):
+            if value not in ("substation", "one"):
+                raise ValueError(f"{_shown(value)}: expected 'substation', 'one' or a table")
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{_shown(value)}: expected 'substation', 'one' or a table")
+        problems = []
+        if not value:
+            problems.append("an empty table: expected at least one DSO")
+        if len(value) > MAX_DSOS:
+            problems.append(f"{len(value)} DSOs, expected at most {MAX_DSOS}")
+        for name, feeders in list(value.items())[: MAX_DSOS + 1]:
+            try:
+                _dso_id(name)
+            except ValueError as err:
+                problems.append(f"dsos.{name}: {err}")
+            if not isinstance(feeders, list) or not feeders:
+                problems.append(f"dsos.{name} = {_shown(feeders)}: expected a non-empty array")
+                continue
+            bad = [f for f in feeders if not isinstance(f, str) or not 0 < len(f) <= 100]
+            if bad:
+                problems.append(
+                    f"dsos.{name}: {', '.join(_shown(f) for f in bad[:5])}: expected feeder "
+                    "ids (text, 1-100 characters)"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _cross_fields(self) -> ScenarioConfig:
@@ -388,8 +417,6 @@ class ScenarioConfig(_Strict):
                     f"events[{i}].last_period = {e.last_period}: expected < periods = "
                     f"{self.periods} (a scenario index)"
                 )
-        if isinstance(self.dsos, dict) and len(self.dsos) > MAX_DSOS:
-            problems.append(f"dsos: {len(self.dsos)} DSOs, expected at most {MAX_DSOS}")
         lo, hi, m = self.d_vmin_pu, self.d_vmax_pu, self.d_voltage_margin_pu
         if lo is not None and hi is not None and hi - lo <= 2 * m:
             problems.append(
