@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tsodso.grids.dso_areas import dso_areas
 from tsodso.coordination.catalogue import models_for
+from tsodso.grids.dso_areas import dso_areas
 from tsodso.pipeline import Prepared, RunResult, prepare
 from tsodso.pipeline import run_model as _run
 from tsodso.scenario.build import build_scenario
@@ -137,9 +137,7 @@ def test_each_dso_settles_and_messages_name_it(two: Prepared) -> None:
 
 
 def test_a_bad_dsos_table_lists_every_problem() -> None:
-    cfg = _config(
-        dsos={"DSO-north": [*NORTH, "MV9.999"], "DSO-south": [*SOUTH[:-1], "MV1.102"]}
-    )
+    cfg = _config(dsos={"DSO-north": [*NORTH, "MV9.999"], "DSO-south": [*SOUTH[:-1], "MV1.102"]})
     with pytest.raises(ScenarioConfigError) as err:
         build_scenario(config_from_dict(cfg))
     msg = str(err.value)
