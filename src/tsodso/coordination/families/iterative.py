@@ -172,7 +172,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     master.fix_exchanges(None)
     if first is None or c_t.status != Status.OPTIMAL:
         status = Status.ERROR
-        best, best_tso, best_ub = first or _Evaluation(zero, {}, 0.0, 0.0), 0.0, np.inf
+        best, best_tso, best_ub = first or _Evaluation(zero, {}, 0.0, 0.0, {}), 0.0, np.inf
     else:
         best, best_tso = first, tso_cost(c_t)
         best_ub = best_tso + first.dso_cost
