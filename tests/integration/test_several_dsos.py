@@ -124,6 +124,13 @@ def test_each_dso_settles_and_messages_name_it(two: Prepared) -> None:
         table = r.tables()["dsos"]
         assert list(table.dso) == ["DSO-north", "DSO-south"]
         assert table.cost_eur.sum() == pytest.approx(r.kpis["dso_cost_eur"], abs=0.05)
+        # each DSO's cost to serve: its own purchases and its own area's unmet needs
+        got = table.cost_to_serve_eur.sum()
+        assert got == pytest.approx(r.kpis["cost_to_serve_dso_eur"], abs=0.05)
+        assert table.voltage_violations.sum() == r.kpis["voltage_violations_distribution"]
+        assert table.overload_mwh.sum() == pytest.approx(
+            r.kpis["overload_distribution_mwh"], abs=1e-3
+        )
         assert ((table.messages_sent + table.messages_received) > 0).all()
     per = run_model(two, "frag-per-dso").messages.table()
     one = run_model(two, "frag-platform").messages.table()

@@ -45,6 +45,8 @@ class AcResult:
     node_is_distribution: np.ndarray
     dt_h: float
     converged: np.ndarray  # (T,) bool; results of unconverged periods are not counted
+    # (B,) a distribution node each branch touches (its feeder's), -1 for transmission ones
+    branch_d_node: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # a period whose power flow diverged says nothing about limits: blank it out (in
@@ -174,6 +176,9 @@ class AcModel:
         )
         is_d = grid.node_layer >= 0
         self._branch_is_d = np.concatenate([is_d[lf] | is_d[lt], is_d[tl]])
+        self._branch_d_node = np.concatenate(
+            [np.where(is_d[lf], lf, np.where(is_d[lt], lt, -1)), np.where(is_d[tl], tl, -1)]
+        )
         #: pandapower element of each result branch: ("line" | "trafo", index)
         self.branch_kind = np.array(["line"] * len(ln) + ["trafo"] * len(tr))
         self.branch_element = np.concatenate([ln.index.to_numpy(), tr.index.to_numpy()])
@@ -281,4 +286,5 @@ class AcModel:
             node_is_distribution=self.node_is_d,
             dt_h=self.dt_h,
             converged=converged,
+            branch_d_node=self._branch_d_node,
         )
