@@ -17,9 +17,10 @@ MO: Final = "MO"  # market operator: an ISO/RTO, AEMO, an exchange, a common pla
 IDSO: Final = "IDSO"  # independent DSO: runs the distribution market, does not own the grid
 DERS: Final = "DERs"  # the units themselves, as one party of the dispatch messages
 
-#: a DSO's actor name: ``DSO`` or ``DSO-`` followed by letters, digits, '.', '_' or '-'
-DSO_NAME: Final = re.compile(r"DSO(-[A-Za-z0-9._-]{1,40})?")
-_IDSO_NAME: Final = re.compile(r"IDSO(-[A-Za-z0-9._-]{1,40})?")
+#: a DSO's actor name: ``DSO`` or ``DSO-`` followed by letters, digits, '_' or '-' (no '.':
+#: a name is also a field of the scenario file's ``[dsos]`` table)
+DSO_NAME: Final = re.compile(r"DSO(-[A-Za-z0-9_-]{1,40})?")
+_IDSO_NAME: Final = re.compile(r"IDSO(-[A-Za-z0-9_-]{1,40})?")
 
 
 def dso_name(k: int) -> str:

@@ -367,32 +367,30 @@ class ScenarioConfig(_Strict):
     @field_validator("dsos", mode="before")
     @classmethod
     def _dsos(cls, value: Any) -> Any:
-        """Every problem of the ``dsos`` setting in one message (the feeder ids are checked
-        against the grid when the scenario is built)."""
-        if isinstance(value, str):
-            if value not in ("substation", "one"):
-                raise ValueError(f"{_shown(value)}: expected 'substation', 'one' or a table")
+        """Every problem of the ``dsos`` setting in one message, each line naming its DSO
+        (the feeder ids are checked against the grid when the scenario is built)."""
+        if isinstance(value, str) and value in ("substation", "one"):
             return value
         if not isinstance(value, dict):
-            raise ValueError(f"{_shown(value)}: expected 'substation', 'one' or a table")
+            raise ValueError(f"expected 'substation', 'one' or a table, got {_shown(value)}")
         problems = []
         if not value:
-            problems.append("an empty table: expected at least one DSO")
+            problems.append("expected at least one DSO in the table, got none")
         if len(value) > MAX_DSOS:
-            problems.append(f"{len(value)} DSOs, expected at most {MAX_DSOS}")
+            problems.append(f"{len(value)} DSOs in the table, expected at most {MAX_DSOS}")
         for name, feeders in list(value.items())[: MAX_DSOS + 1]:
             try:
                 _dso_id(name)
             except ValueError as err:
-                problems.append(f"dsos.{name}: {err}")
+                problems.append(f"{name}: {err}")
             if not isinstance(feeders, list) or not feeders:
-                problems.append(f"dsos.{name} = {_shown(feeders)}: expected a non-empty array")
+                problems.append(f"{name} = {_shown(feeders)}: expected a non-empty array")
                 continue
             bad = [f for f in feeders if not isinstance(f, str) or not 0 < len(f) <= 100]
             if bad:
+                shown = ", ".join(_shown(f) for f in bad[:5])
                 problems.append(
-                    f"dsos.{name}: {', '.join(_shown(f) for f in bad[:5])}: expected feeder "
-                    "ids (text, 1-100 characters)"
+                    f"{name}: expected feeder ids (text, 1-100 characters), got {shown}"
                 )
         if problems:
             raise ValueError("\n".join(problems))
@@ -437,8 +435,8 @@ class ScenarioConfig(_Strict):
 def _dso_id(name: str) -> str:
     if not DSO_NAME.fullmatch(name):
         raise ValueError(
-            "expected a DSO name 'DSO' or 'DSO-' followed by 1-40 letters, digits, '.', '_' "
-            "or '-' (so that logs and ledgers tell every DSO apart and know it for a DSO)"
+            "expected a DSO name 'DSO' or 'DSO-' followed by 1-40 letters, digits, '_' or '-' "
+            "(so that logs and ledgers tell every DSO apart and know it for a DSO)"
         )
     return name
 
