@@ -155,6 +155,6 @@ def test_a_bad_dsos_table_lists_every_problem() -> None:
         config_from_dict(_config(dsos={"north": NORTH, "DSO-south": []}))
     msg = str(err.value)
     assert "dsos.north: expected a DSO name 'DSO' or 'DSO-'" in msg
-    assert "dsos.DSO-south = []: expected a non-empty array" in msg
+    assert "dsos: DSO-south = []: expected a non-empty array" in msg
     with pytest.raises(ScenarioConfigError, match="dsos"):
         config_from_dict(_config(dsos="two"))
