@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 from tsodso.schema.config import Event, ScenarioConfig
 from tsodso.schema.mechanism import DIMENSIONS, UserModel
 
-NOT_SCALAR = ("events", "models", "t_line_derate")
+NOT_SCALAR = ("events", "models", "t_line_derate", "dsos")
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,11 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         doc["events"] = draw(events() | _junk)
     if draw(st.integers(0, 3)) == 0:
         doc["models"] = draw(st.dictionaries(model_ids, mechanism(), max_size=3) | _junk)
+    if draw(st.integers(0, 5)) == 0:  # who owns the feeders: a rule, a table or junk
+        names = st.sampled_from(["DSO", "DSO-1", "DSO-north", "north", "DSO-", "DSO a"])
+        feeders = st.lists(st.sampled_from(["MV1.101", "x", ""]) | _junk, max_size=3)
+        table = st.dictionaries(names, feeders | _junk, max_size=3)
+        doc["dsos"] = draw(st.sampled_from(["substation", "one", "two"]) | table | _junk)
     if draw(st.integers(0, 9)) == 0:
         doc[draw(st.sampled_from(TABLES))] = draw(_junk)
     return doc

@@ -51,8 +51,9 @@ def test_central_shows_distribution_violations_joint_fixes_them(compare_small: d
     assert joint["procurement_cost_eur"] > central["procurement_cost_eur"]
     assert joint["dso_cost_eur"] > 0 and central["dso_cost_eur"] == 0
     assert joint["social_welfare_eur"] > central["social_welfare_eur"]
-    # the common market needs distribution network data at the platform
-    assert joint["d_network_data_holders"] == 2 and central["d_network_data_holders"] == 1
+    # the common market needs distribution network data at the platform: the small grid's
+    # 15 DSOs (one per HV/MV substation) each hold their own, and the platform all of them
+    assert joint["d_network_data_holders"] == 16 and central["d_network_data_holders"] == 15
 
 
 def test_models_json_lists_the_catalogue() -> None:

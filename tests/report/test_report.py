@@ -30,6 +30,7 @@ from tsodso.report import (
 )
 from tsodso.report.details import UNCOORDINATED
 from tsodso.report.figures.sequence import AGGREGATORS, fold
+from tsodso.schema.actors import role
 
 runner = CliRunner()
 #: the panels a two-model comparison with details must draw
@@ -76,8 +77,9 @@ def test_details_agree_with_the_kpis(small_compare: Path) -> None:
         assert proc[proc.model == m].mwh.sum() == pytest.approx(k["activated_mwh"], abs=1e-3)
         # the ledger gives each operator's settled cost
         lg = led[led.model == m]
-        for party in ("TSO", "DSO"):
-            net = lg.cents[lg.payer == party].sum() - lg.cents[lg.payee == party].sum()
+        for party in ("TSO", "DSO"):  # "DSO": every DSO (DSO-1, DSO-2...) together
+            payer, payee = lg.payer.map(role) == party, lg.payee.map(role) == party
+            net = lg.cents[payer].sum() - lg.cents[payee].sum()
             assert net / 100 == pytest.approx(k[f"settled_{party.lower()}_eur"], abs=0.005)
     # every node and branch has coordinates and ends
     nodes, branches = data.details["nodes"], data.details["branches"]

@@ -101,9 +101,16 @@ def test_uftp_offers_read_back_into_the_bid_table(
 ) -> None:
     run, scn = runs["smartnet-b"], small_prepared.scn
     log = run.rendered()
-    first = next(m for m in log.messages if m.message.kind == "bids")
+    # an aggregator's offer to a DSO with two feeders (the small grid's DSO of the HV/MV
+    # substation of MV3.102 and its second radial part): one FlexOffer per congestion point
+    k = next(k for k in range(scn.dsos.n) if len(scn.dsos.feeders(k)) == 2)
+    first = next(
+        m
+        for m in log.messages
+        if m.message.kind == "bids" and m.message.receiver == scn.dsos.names[k]
+    )
     offers = [d for d in first.documents if d.doc_type == "FlexOffer"]
-    assert len(offers) > 1  # one per congestion point (feeder)
+    assert len(offers) == 2
     back = bids_from_flex_offers(scn, offers)
     sent = first.message.payload
     der = np.array([list(scn.ders.id).index(d) for d in sent["der"]])

@@ -249,9 +249,11 @@ def compare(
 def _print_table(doc: dict[str, Any]) -> None:
     s = doc["scenario"]
     sz, base = s["sizes"], s["baseline"]
+    dsos = f" ({sz['dsos']} DSOs)" if "dsos" in sz else ""  # (outputs written before DSOs)
     out.print(
         f"[bold]scenario[/] {escape(s['name'])} ({s['digest']}): {sz['buses']} buses, "
-        f"{sz['feeders']} feeders, {sz['ders']} DERs, {sz['bids']} bids, {sz['periods']} periods"
+        f"{sz['feeders']} feeders{dsos}, {sz['ders']} DERs, {sz['bids']} bids, "
+        f"{sz['periods']} periods"
     )
     out.print(
         f"[bold]uncoordinated day[/] (AC): transmission overload "

@@ -17,10 +17,8 @@ import numpy as np
 from tsodso.clearing.market import Clearing, clear_market, merge_clearings, split_by_feeder
 from tsodso.clearing.problem import MarketProblem, PenaltyPrices
 from tsodso.coordination.areas import map_areas
-from tsodso.coordination.protocol import Protocol
 from tsodso.grids.forecast import GridForecast
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, IDSO
 from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
 from tsodso.schema.tables import BidTable
 
@@ -172,28 +170,6 @@ class MarketContext:
                 )
             self.cache.put(key, hit)
         return hit
-
-
-def distribution_operator(ctx: MarketContext, mech: Mechanism, proto: Protocol) -> str:
-    """Who runs the distribution markets of ``mech``: the DSO, or an independent DSO (an
-    actor separate from the grid's owner: the DSO hands it every feeder's model and its
-    operational status, the exchange the sources name as the IDSO's cost)."""
-    if mech.operator != "idso":
-        return DSO
-    for fpos in ctx.all_feeders:
-        proto.network_model("idso handover", DSO, IDSO, fpos)
-        proto.data(
-            "idso handover",
-            DSO,
-            IDSO,
-            "network_status",
-            {
-                "feeder": ctx.scn.grid.feeders[fpos].id,
-                "root_vm_pu": ctx.forecast.root_vm_pu[fpos],
-                "v2_offset": ctx.forecast.v2_offset[fpos],
-            },
-        )
-    return IDSO
 
 
 def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -28,7 +28,6 @@ from tsodso.coordination.protocol import Protocol
 from tsodso.envelopes.doe import Envelope, envelope
 from tsodso.grids.distflow import sensitivities
 from tsodso.registration.grid import excess, forecast_state, static_hosting_check
-from tsodso.schema.actors import DSO
 from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.tables import BidTable
 
@@ -101,6 +100,7 @@ def apply_filter(
         j = local[bids.node[in_f]]
         t = bids.period[in_f]
         up = bids.direction[in_f] > 0
+        dso = scn.dsos.of_feeder(fpos)  # the feeder's own DSO checks it
         if mode == "traffic_light":
             stressed = excess(f, st, VOLTAGE_MARGIN_PU, THERMAL_MARGIN)
             violated = excess(f, st, 0.0, 0.0)
@@ -114,14 +114,18 @@ def apply_filter(
                 np.where(np.any([(v > 0).any(0) for v in stressed], axis=0), 1, 0),
             )
             proto.data(
-                "traffic_light", DSO, receiver, "traffic_light", {"feeder": f.id, "colour": colour}
+                "traffic_light",
+                dso,
+                receiver,
+                "traffic_light",
+                {"feeder": f.id, "colour": colour},
             )
         elif mode == "static_prequal":
             blocked = in_f[static.blocked[in_f]]
             caps[blocked] = 0.0
             proto.data(
                 "prequalification",
-                DSO,
+                dso,
                 receiver,
                 "prequalification",
                 {"feeder": f.id, "der": scn.ders.id[np.unique(bids.der[blocked])]},
@@ -152,7 +156,7 @@ def apply_filter(
                 envelopes.append(env)
                 proto.data(
                     "doe",
-                    DSO,
+                    dso,
                     receiver,
                     "doe",
                     {

@@ -16,7 +16,7 @@ import numpy as np
 from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing
 from tsodso.coordination.protocol import Exchange
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO, is_dso
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Purchase:
     """Flexibility one operator bought in one step of a model, per scenario bid: who pays
     the providers for it, and what (as ordered, at the model's pricing rule)."""
 
-    buyer: str  # TSO | DSO | MO (the platform or market operator)
+    buyer: str  # TSO | a DSO (DSO, DSO-x) | MO (the platform or market operator)
     step: str
     accepted_mw: np.ndarray  # per bid of scn.bids
     payments_eur: np.ndarray  # per bid of scn.bids
@@ -137,7 +137,16 @@ class ModelOutcome:
 
     @property
     def dso_cost_eur(self) -> float:
-        return self.cost_of(DSO)
+        """What every DSO pays together."""
+        return float(sum(self.cost_of(p) for p in self.dso_names))
+
+    @property
+    def dso_names(self) -> tuple[str, ...]:
+        """The DSOs that buy, pay or are paid in this outcome, in order of appearance."""
+        seen = [p.buyer for p in self.purchases]
+        for t in self.transfers:
+            seen += [t.payer, t.payee]
+        return tuple(dict.fromkeys(p for p in seen if is_dso(p)))
 
 
 def platform_bills(

@@ -34,7 +34,7 @@ from tsodso.coordination.families import family_of
 from tsodso.coordination.families.parallel import conflict_rule
 from tsodso.coordination.outcome import Purchase
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import DSO, TSO, role
 from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.tables import COUPLING_STORAGE
 
@@ -64,7 +64,8 @@ def priority_order(mech: Mechanism, purchases: tuple[Purchase, ...]) -> list[int
     else:
         first = {"dso": DSO, "tso": TSO}.get(mech.priority, "")
     idx = list(range(len(purchases)))
-    return sorted(idx, key=lambda i: (purchases[i].buyer != first, i))
+    # every DSO's purchases rank as the DSO's (each DSO buys only in its own area)
+    return sorted(idx, key=lambda i: (role(purchases[i].buyer) != first, i))
 
 
 def rebound_mw(scn: Scenario, up_mw_by_der: np.ndarray) -> np.ndarray:

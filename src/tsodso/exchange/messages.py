@@ -10,7 +10,7 @@ Must not: decide which messages a model sends (``coordination.protocol`` records
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,9 +87,25 @@ class MessageLog:
         """Bytes of every message together."""
         return int(sum(m.bytes for m in self.messages))
 
-    def holders_of(self, kind: str, owner: str) -> int:
-        """Number of parties holding data of ``kind``: the owner plus every receiver of it."""
-        return len({owner} | {m.receiver for m in self.messages if m.kind == kind})
+    def holders_of(self, kind: str, owners: Iterable[str]) -> int:
+        """Number of parties holding data of ``kind``: its owners (e.g. every DSO, for its
+        own network) plus every receiver of it."""
+        return len(set(owners) | {m.receiver for m in self.messages if m.kind == kind})
+
+    def by_party(self) -> pd.DataFrame:
+        """Messages and bytes each party sent and received (one row per party)."""
+        rows: dict[str, list[int]] = {}
+        for m in self.messages:
+            rows.setdefault(m.sender, [0, 0, 0, 0])
+            rows.setdefault(m.receiver, [0, 0, 0, 0])
+            rows[m.sender][0] += 1
+            rows[m.sender][1] += m.bytes
+            rows[m.receiver][2] += 1
+            rows[m.receiver][3] += m.bytes
+        return pd.DataFrame(
+            [(p, *v) for p, v in rows.items()],
+            columns=["party", "sent", "sent_bytes", "received", "received_bytes"],
+        )
 
     def table(self) -> pd.DataFrame:
         """One row per message: step, sender, receiver, kind, period, bytes."""

@@ -26,7 +26,7 @@ from tsodso.grids.distflow import lindistflow
 from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import dc_flows
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO, is_dso
 from tsodso.validation.ac import AcResult
 
 
@@ -37,6 +37,34 @@ def voltage_excess_pu2h(ac: AcResult, distribution: bool | None = None) -> float
     if distribution is not None:
         ex = ex[:, ac.node_is_distribution == distribution]
     return float(np.nansum(ex) * ac.dt_h)
+
+
+def unmet_by_dso(scn: Scenario, ac: AcResult) -> dict[str, dict[str, float]]:
+    """Each DSO's distribution needs left unmet after the AC check, in its own area: overload
+    (MWh, its feeders' lines and TDI transformers), voltage violations (node-intervals) and
+    their value at the scenario's penalty prices (EUR); over every DSO they add up to the
+    distribution part of ``cost_to_serve``."""
+    pen = scn.config.penalties
+    node_area = scn.dsos.node_area(scn.grid)
+    v2 = ac.vm_pu**2
+    ex = np.maximum(v2 - ac.node_vmax**2, 0.0) + np.maximum(ac.node_vmin**2 - v2, 0.0)
+    with np.errstate(invalid="ignore"):
+        bad = (ac.vm_pu < ac.node_vmin - 1e-6) | (ac.vm_pu > ac.node_vmax + 1e-6)
+    over = np.nan_to_num(np.maximum(ac.branch_loading - 1.0, 0.0)) * ac.branch_rating_mva
+    d_node = ac.branch_d_node
+    if d_node is None:
+        raise ValueError("the AC result does not say which feeder each branch belongs to")
+    branch_area = np.where(d_node >= 0, node_area[np.maximum(d_node, 0)], -1)
+    out = {}
+    for k, name in enumerate(scn.dsos.names):
+        o_mwh = float(over[:, branch_area == k].sum() * ac.dt_h)
+        v_pu2h = float(np.nansum(ex[:, node_area == k]) * ac.dt_h)
+        out[name] = {
+            "overload_mwh": round(o_mwh, 4),
+            "voltage_violations": int(bad[:, node_area == k].sum()),
+            "unmet_eur": o_mwh * pen.overload_eur_per_mwh + v_pu2h * pen.voltage_eur_per_pu2h,
+        }
+    return out
 
 
 def cost_to_serve(
@@ -57,7 +85,7 @@ def cost_to_serve(
     d_over = ac.overload_mwh(distribution=True) * pen.overload_eur_per_mwh
     volt = voltage_excess_pu2h(ac) * pen.voltage_eur_per_pu2h
     proc_tso = procurement_by_payer.get(TSO, 0.0)
-    proc_dso = sum(v for k, v in procurement_by_payer.items() if k.startswith(DSO))
+    proc_dso = sum(v for k, v in procurement_by_payer.items() if is_dso(k))
     proc_other = sum(procurement_by_payer.values()) - proc_tso - proc_dso
     unmet = imbalance + t_over + d_over + volt + commercial_unmet_eur
     return {

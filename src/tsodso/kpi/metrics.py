@@ -26,7 +26,6 @@ from tsodso.grids.forecast import GridForecast
 from tsodso.kpi.cost import cost_to_serve, market_valuation, voltage_excess_pu2h
 from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO
 from tsodso.validation.ac import AcResult
 
 #: the KPI keys every run reports, in table order
@@ -143,7 +142,7 @@ def compute_kpis(
         "voltage_violations_distribution": ac.voltage_violations(distribution=True),
         "max_voltage_deviation_pu": round(ac.max_voltage_deviation_pu(), 5),
         "tap_changes": ac.tap_changes(),
-        "d_network_data_holders": messages.holders_of("d_network", DSO),
+        "d_network_data_holders": messages.holders_of("d_network", scn.dsos.names),
         "ac_unconverged_periods": int((~ac.converged).sum()),
         "iterations": out.iterations,
         "lp_variables": int(sum(s.n_variables for s in out.steps)),

@@ -15,6 +15,7 @@ import pandas as pd
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.dispatch.stacking import stacking_report
 from tsodso.exchange.messages import MessageLog
+from tsodso.kpi.cost import unmet_by_dso
 from tsodso.lifecycle import Lifecycle
 from tsodso.registration.grid import GridCheck
 from tsodso.registration.products import Registry
@@ -27,6 +28,38 @@ def _long(scn: Any, **series: np.ndarray) -> pd.DataFrame:
     D, T = len(scn.ders), scn.periods
     cols = {"der": np.repeat(scn.ders.id, T), "period": np.tile(np.arange(T), D)}
     return pd.DataFrame({**cols, **{k: v.ravel() for k, v in series.items()}})
+
+
+def dso_table(
+    scn: Scenario, o: ModelOutcome, life: Lifecycle, messages: MessageLog, ac: AcResult
+) -> pd.DataFrame:
+    """One row per DSO: its feeders, what it pays as ordered (purchases and transfers), its
+    cost to serve (that plus its own distribution needs left unmet after the AC check, at
+    the penalty prices), what it paid as settled (its ledger balance), and the messages
+    and bytes it sent and received (market and lifecycle together)."""
+    bal = life.settlement.ledger.balances()
+    unmet = unmet_by_dso(scn, ac)
+    log = MessageLog([*messages.messages, *life.messages.messages])
+    traffic = log.by_party().set_index("party")
+    rows = []
+    for k, name in enumerate(scn.dsos.names):
+        t = traffic.loc[name] if name in traffic.index else None
+        rows.append(
+            {
+                "dso": name,
+                "feeders": " ".join(scn.grid.feeders[f].id for f in scn.dsos.feeders(k)),
+                "cost_eur": round(o.cost_of(name), 2),
+                "cost_to_serve_eur": round(o.cost_of(name) + unmet[name]["unmet_eur"], 2),
+                "overload_mwh": unmet[name]["overload_mwh"],
+                "voltage_violations": unmet[name]["voltage_violations"],
+                "settled_eur": -bal.get(name, 0) / 100.0,
+                "messages_sent": 0 if t is None else int(t.sent),
+                "messages_received": 0 if t is None else int(t.received),
+                "bytes_sent": 0 if t is None else int(t.sent_bytes),
+                "bytes_received": 0 if t is None else int(t.received_bytes),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def run_tables(
@@ -104,6 +137,7 @@ def run_tables(
             }
         ),
         "messages": pd.concat([messages.table(), life.messages.table()], ignore_index=True),
+        "dsos": dso_table(scn, o, life, messages, ac),
         "steps": pd.DataFrame([s.__dict__ for s in o.steps]),
         "kpis": pd.DataFrame([kpis]),
     }

@@ -42,7 +42,7 @@ from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
 from tsodso.grids.outage import OUTAGE_KINDS, event_periods, outage_net
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO, is_dso
 from tsodso.validation.ac import AcModel, AcResult
 
 GENERATION = ("pv", "wind", "hydro", "biomass", "other_gen")
@@ -160,8 +160,9 @@ def _override(
         why[k[bad & (np.where(d > 0, v_up, v_dn))]] = f"DSO override: voltage in {f.id}"
         why[k[bad & th]] = f"DSO override: overload in {f.id}"
     purchases, rows = [], []
+    area = scn.dsos.node_area(scn.grid)[b.node]  # overrides are in feeders: area >= 0
     for p in st.purchases:
-        if p.buyer == DSO:
+        if is_dso(p.buyer):
             purchases.append(p)
             continue
         lost = np.where(worsens, p.accepted_mw, 0.0)
@@ -174,24 +175,26 @@ def _override(
         rows.append(cut_table(scn, p, lost, why))
         hit = lost > EPS
         for period in np.unique(b.period[hit]):
-            m = hit & (b.period == period)
-            log.send(
-                "contingency",
-                DSO,
-                p.buyer,
-                "override",
-                {"der": scn.ders.id[b.der[m]], "mw": lost[m], "reason": why[m].astype(str)},
-                period=int(period),
-            )
-            for a in np.unique(b.aggregator[m]):
+            for k in np.unique(area[hit & (b.period == period)]):  # each feeder's own DSO
+                dso = scn.dsos.names[int(k)]
+                m = hit & (b.period == period) & (area == k)
                 log.send(
                     "contingency",
-                    DSO,
-                    scn.aggregator_names[a],
+                    dso,
+                    p.buyer,
                     "override",
-                    {"der": scn.ders.id[b.der[m & (b.aggregator == a)]]},
+                    {"der": scn.ders.id[b.der[m]], "mw": lost[m], "reason": why[m].astype(str)},
                     period=int(period),
                 )
+                for a in np.unique(b.aggregator[m]):
+                    log.send(
+                        "contingency",
+                        dso,
+                        scn.aggregator_names[a],
+                        "override",
+                        {"der": scn.ders.id[b.der[m & (b.aggregator == a)]]},
+                        period=int(period),
+                    )
     overrides = (
         pd.concat(rows, ignore_index=True)
         if rows
@@ -257,6 +260,7 @@ def _emergency(
     acc[idx] = c.accepted_mw
     pay = acc * b.price_eur_per_mwh * scn.dt_h
     hit = acc > EPS
+    area = scn.dsos.node_area(scn.grid)[b.node]
     for period in np.unique(b.period[hit]):
         for a in np.unique(b.aggregator[hit & (b.period == period)]):
             m = hit & (b.period == period) & (b.aggregator == a)
@@ -268,14 +272,28 @@ def _emergency(
                 {"der": scn.ders.id[b.der[m]], "mw": acc[m]},
                 period=int(period),
             )
-        log.send(
-            "contingency",
-            TSO,
-            DSO,
-            "emergency_notice",
-            {"mwh": float(acc[b.period == period].sum() * scn.dt_h)},
-            period=int(period),
+        # the TSO notifies the DSO (with several, each DSO with curtailments in its area)
+        notified = (
+            scn.dsos.names
+            if scn.dsos.n == 1
+            else tuple(
+                scn.dsos.names[int(k)]
+                for k in np.unique(area[hit & (b.period == period)])
+                if k >= 0
+            )
         )
+        for dso in notified:
+            mine = b.period == period
+            if scn.dsos.n > 1:
+                mine &= area == scn.dsos.names.index(dso)
+            log.send(
+                "contingency",
+                TSO,
+                dso,
+                "emergency_notice",
+                {"mwh": float(acc[mine].sum() * scn.dt_h)},
+                period=int(period),
+            )
     purchase = Purchase(TSO, "emergency curtailment", acc, pay)
     table = pd.DataFrame(
         {

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tsodso.coordination.context import MarketContext
+from tsodso.grids.dso_areas import DsoAreas
 from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import CoupledGrid, Feeder
 from tsodso.schema.tables import BidTable, DerTable
@@ -119,6 +120,11 @@ def replicate(ctx: MarketContext, copies: int) -> MarketContext:
         bids=bids,
     )
     k = [_copy_of(f, scn.grid) for f in grid.feeders]
+    # a copy of a feeder belongs to the DSO of its original (same substation)
+    dsos = scn.dsos
+    new = dataclasses.replace(
+        new, dso_areas=DsoAreas(dsos.names, dsos.feeder_area[k], f"{dsos.rule}, replicated")
+    )
     fc = ctx.forecast
     forecast = GridForecast(fc.root_vm_pu[k], tuple(fc.v2_offset[i] for i in k), fc.t_rating_factor)
     return MarketContext(new, forecast, ctx.time_limit_s)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 
+from tsodso.grids.dso_areas import DsoAreaError, dso_areas
 from tsodso.grids.model import CoupledGrid, build_coupled_grid
 from tsodso.grids.sources import (
     ElementProfiles,
@@ -403,6 +404,10 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
     ]
     if narrow:
         raise ScenarioConfigError(repr(cfg.name), narrow)
+    try:
+        areas = dso_areas(grid, cfg.dsos)
+    except DsoAreaError as err:
+        raise ScenarioConfigError(f"{cfg.name!r} (dsos)", err.problems) from None
     if cfg.events:  # checked before the day's taps are set (topology only)
         from tsodso.grids.outage import outage_problems
 
@@ -453,6 +458,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         bids=bids_from_ders(ders),
         aggregator_names=tuple(f"dera-{i + 1}" for i in range(cfg.aggregators)),
         **_brp_positions(cfg, imbalance),
+        dso_areas=areas,
     )
 
 

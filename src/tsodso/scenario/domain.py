@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from pandapower.auxiliary import pandapowerNet
 
+from tsodso.grids.dso_areas import DsoAreas
 from tsodso.grids.model import CoupledGrid
 from tsodso.schema.config import ScenarioConfig
 from tsodso.schema.tables import BidTable, DerTable
@@ -37,6 +38,16 @@ class Scenario:
     # closing it (A,; EUR/MWh). None: no commercial positions.
     brp_position_mw: np.ndarray | None = None
     brp_value_eur_per_mwh: np.ndarray | None = None
+    # who owns each feeder (``grids.dso_areas``); None: one DSO owns every feeder (a
+    # scenario assembled by hand; ``build_scenario`` always sets it from the config)
+    dso_areas: DsoAreas | None = None
+
+    @property
+    def dsos(self) -> DsoAreas:
+        """The DSOs and the feeders each owns."""
+        if self.dso_areas is None:
+            return DsoAreas.single(len(self.grid.feeders))
+        return self.dso_areas
 
     @property
     def brp_names(self) -> tuple[str, ...]:
@@ -68,6 +79,7 @@ class Scenario:
             "transmission_nodes": int(len(g.transmission.nodes)),
             "transmission_branches": g.transmission.n_branch,
             "feeders": len(g.feeders),
+            "dsos": self.dsos.n,
             "feeder_nodes": int(sum(f.n for f in g.feeders)),
             "ders": len(self.ders),
             "aggregators": len(self.aggregator_names),

@@ -36,9 +36,11 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from tsodso.schema.actors import DSO_NAME
 from tsodso.schema.files import MAX_SCENARIO_BYTES, InputFileError, read_input_text
 from tsodso.schema.mechanism import UserModel
 
@@ -49,6 +51,8 @@ MAX_AGGREGATORS = 1000
 #: most real-time events and user-defined models in one scenario
 MAX_EVENTS = 50
 MAX_MODELS = 100
+#: most DSOs a ``[dsos]`` table may name (an assumption: the default grid has 18 feeders)
+MAX_DSOS = 1000
 #: a user model's id: selectable with ``--models`` (no comma or space), never ``all``
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -347,11 +351,50 @@ class ScenarioConfig(_Strict):
         max_length=MAX_EVENTS,
         description="real-time events ([[events]] tables): outages, forecast errors",
     )
+    dsos: Literal["substation", "one"] | dict[str, list[str]] = Field(
+        "substation",
+        description="who owns the distribution feeders: 'substation' (one DSO per HV/MV "
+        "substation, named DSO-1, DSO-2...; an assumption, see grids.dso_areas), 'one' (a "
+        "single DSO) or a [dsos] table of DSO names ('DSO' or 'DSO-...') to feeder ids, "
+        'every feeder in exactly one: {"DSO-north" = ["MV1.101", "MV2.101"], ...}',
+    )
     models: dict[Annotated[StrictStr, AfterValidator(lambda s: _model_id(s))], UserModel] = Field(
         default_factory=dict,
         max_length=MAX_MODELS,
         description="user-defined models, by id ([models.my-id] tables)",
     )
+
+    @field_validator("dsos", mode="before")
+    @classmethod
+    def _dsos(cls, value: Any) -> Any:
+        """Every problem of the ``dsos`` setting in one message, each line naming its DSO
+        (the feeder ids are checked against the grid when the scenario is built)."""
+        if isinstance(value, str) and value in ("substation", "one"):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"expected 'substation', 'one' or a table, got {_shown(value)}")
+        problems = []
+        if not value:
+            problems.append("expected at least one DSO in the table, got none")
+        if len(value) > MAX_DSOS:
+            problems.append(f"{len(value)} DSOs in the table, expected at most {MAX_DSOS}")
+        for name, feeders in list(value.items())[: MAX_DSOS + 1]:
+            try:
+                _dso_id(name)
+            except ValueError as err:
+                problems.append(f"{name}: {err}")
+            if not isinstance(feeders, list) or not feeders:
+                problems.append(f"{name} = {_shown(feeders)}: expected a non-empty array")
+                continue
+            bad = [f for f in feeders if not isinstance(f, str) or not 0 < len(f) <= 100]
+            if bad:
+                shown = ", ".join(_shown(f) for f in bad[:5])
+                problems.append(
+                    f"{name}: expected feeder ids (text, 1-100 characters), got {shown}"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _cross_fields(self) -> ScenarioConfig:
@@ -387,6 +430,15 @@ class ScenarioConfig(_Strict):
         scenario in two files has one digest); identifies a scenario in manifests."""
         blob = json.dumps(self.model_dump(mode="json", exclude={"name"}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _dso_id(name: str) -> str:
+    if not DSO_NAME.fullmatch(name):
+        raise ValueError(
+            "expected a DSO name 'DSO' or 'DSO-' followed by 1-40 letters, digits, '_' or '-' "
+            "(so that logs and ledgers tell every DSO apart and know it for a DSO)"
+        )
+    return name
 
 
 def _model_id(mid: str) -> str:

@@ -27,6 +27,7 @@ Pricing = Literal["pay_as_bid", "pay_as_clear", "nodal"]
 CostAllocation = Literal["by_need", "proportional", "shapley"]
 ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
 DModel = Literal["operational", "planning"]
+DsoMarkets = Literal["per_dso", "one_platform"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -60,6 +61,13 @@ class Mechanism(BaseModel):
         description="the distribution model the clearing operator holds: the DSO's "
         "operational model, calibrated to its AC state estimate, or the planning data a DSO "
         "sends a third party (topology, impedances, limits, forecast injections)",
+    )
+    dso_markets: DsoMarkets = Field(
+        "per_dso",
+        description="with several DSOs, whether each DSO clears its own market (its own "
+        "uniform price, its own messages to the TSO) or one platform clears the "
+        "distribution side of every DSO at once (one price; the DSOs send it their grid "
+        "models); a single market for every need (central, joint) is always one platform",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"

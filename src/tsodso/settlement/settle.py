@@ -31,6 +31,7 @@ import pandas as pd
 from tsodso.coordination.outcome import Transfer
 from tsodso.dispatch.stacking import EPS, Stack, by_der
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import is_dso
 from tsodso.settlement.ledger import Ledger, split_cents, to_cents
 
 
@@ -50,8 +51,10 @@ class Settlement:
             "delivered_mwh": round(float(ln.delivered_mwh.sum()), 4),
         }
         bal = led.balances()
-        for party in ("TSO", "DSO", "MO"):
+        for party in ("TSO", "MO"):
             out[f"settled_{party.lower()}_eur"] = -bal.get(party, 0) / 100.0
+        # every DSO together (``ledger.balances`` has each DSO's own)
+        out["settled_dso_eur"] = -sum(v for p, v in bal.items() if is_dso(p)) / 100.0
         out["ledger_total_cents"] = led.total_cents()
         return out
 

@@ -52,6 +52,8 @@ class AcResult:
     #: where no transformer regulates); columns follow ``AcModel.regulated_trafos``
     tap_pos: np.ndarray | None = None
     tap_start: np.ndarray | None = None  # positions before the first period (day-ahead)
+    # (B,) a distribution node each branch touches (its feeder's), -1 for transmission ones
+    branch_d_node: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # a period whose power flow diverged says nothing about limits: blank it out (in
@@ -217,6 +219,9 @@ class AcModel:
         )
         is_d = grid.node_layer >= 0
         self._branch_is_d = np.concatenate([is_d[lf] | is_d[lt], is_d[tl]])
+        self._branch_d_node = np.concatenate(
+            [np.where(is_d[lf], lf, np.where(is_d[lt], lt, -1)), np.where(is_d[tl], tl, -1)]
+        )
         #: pandapower element of each result branch: ("line" | "trafo", index)
         self.branch_kind = np.array(["line"] * len(ln) + ["trafo"] * len(tr))
         self.branch_element = np.concatenate([ln.index.to_numpy(), tr.index.to_numpy()])
@@ -360,6 +365,7 @@ class AcModel:
             converged=converged,
             tap_pos=None if taps is None else np.asarray(taps).astype(int),
             tap_start=None if taps is None else self._tap_start,
+            branch_d_node=self._branch_d_node,
         )
 
 

@@ -51,6 +51,7 @@ _NO_CONFLICT = "no resource is bought by two operators in one step"
 _ONE_BUYER = "a single buyer: no cost to allocate"
 _OWN_MARKETS = "each operator pays for its own market"
 _NO_D_MODEL = "the clearing operator holds no distribution model here"
+_ONE_MARKET = "one market clears every need of every DSO: it is the one platform"
 _DSO_MODEL = _s("operational")  # the DSO (or an IDSO given its status) clears its own grid
 # needs every family can serve; commercial needs only where one market serves everyone
 _SO_NEEDS = _s("balancing", "t_congestion", "d_congestion", "voltage")
@@ -75,6 +76,7 @@ FAMILIES: dict[str, Family] = {
                 "cost_allocation": _ONE_BUYER,
                 "conflict_rule": _NO_CONFLICT,
                 "d_model": _NO_D_MODEL,
+                "dso_markets": _ONE_MARKET,
             },
         ),
         Family(
@@ -107,7 +109,7 @@ FAMILIES: dict[str, Family] = {
                 "d_path": _s("platform", "direct"),
                 "interface": _s("joint", "none"),
             },
-            ignores={"conflict_rule": _NO_CONFLICT},
+            ignores={"conflict_rule": _NO_CONFLICT, "dso_markets": _ONE_MARKET},
         ),
         Family(
             "sequential",
@@ -175,6 +177,7 @@ FAMILIES: dict[str, Family] = {
                 "cost_allocation": "the tariff splits into system and network components",
                 "conflict_rule": _NO_CONFLICT,
                 "d_path": "every DER responds to the tariff",
+                "dso_markets": "no market: each DSO publishes its own area's tariff",
             },
         ),
     )

@@ -45,15 +45,11 @@ from tsodso.clearing.lp import Status
 from tsodso.clearing.market import Clearing, MarketSession
 from tsodso.clearing.pricing import payments
 from tsodso.coordination.areas import map_areas
-from tsodso.coordination.context import (
-    MarketContext,
-    distribution_bids,
-    distribution_operator,
-    scatter,
-)
-from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, Transfer
+from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.dso_markets import distribution_side
+from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord
 from tsodso.coordination.protocol import Protocol
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO
 from tsodso.schema.mechanism import Mechanism
 
 MAX_ITERATIONS = 200
@@ -71,6 +67,7 @@ class _Evaluation:
     subs: dict[int, Clearing]  # each DSO's clearing
     dso_cost: float  # sum of their costs
     exchange_value: float  # interface prices x exchanges
+    exchange_by_feeder: dict[int, float]  # the same, per feeder position
 
 
 def _interior(
@@ -97,9 +94,9 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     F = len(feeders)
     idx_f = {f: np.flatnonzero(layer == f) for f in feeders}
     bids_f = {f: scn.bids.subset(idx_f[f]) for f in feeders}
-    dist = distribution_operator(ctx, mech, proto)
+    side = distribution_side(ctx, mech, proto)
     for f in feeders:
-        proto.bids("dso", bids_f[f], dist)
+        proto.bids("dso", bids_f[f], side.operator_of_feeder(f))
     # the exchange range each DSO can reach: all up bids / all down bids of the period
     lo = np.zeros((F, T))
     hi = np.zeros((F, T))
@@ -132,7 +129,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     def evaluate(e: np.ndarray, label: str) -> _Evaluation | None:
         """Every DSO's cost at exchanges ``e`` and its cut; None if one fails."""
         nonlocal build, solve
-        ev = _Evaluation(e.copy(), {}, 0.0, 0.0)
+        ev = _Evaluation(e.copy(), {}, 0.0, 0.0, {})
         for i, c in enumerate(map_areas(lambda i: solve_area(i, e), range(F))):
             f = feeders[i]
             build += c.build_s
@@ -145,9 +142,10 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             ev.subs[f] = c
             ev.dso_cost += c.objective_eur
             ev.exchange_value += float(g @ e[i])
+            ev.exchange_by_feeder[f] = float(g @ e[i])
             proto.data(
                 label,
-                dist,
+                side.operator_of_feeder(f),
                 TSO,
                 "cost_and_prices",
                 {"feeder": scn.grid.feeders[f].id, "cost": c.objective_eur, "price": g},
@@ -174,7 +172,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     master.fix_exchanges(None)
     if first is None or c_t.status != Status.OPTIMAL:
         status = Status.ERROR
-        best, best_tso, best_ub = first or _Evaluation(zero, {}, 0.0, 0.0), 0.0, np.inf
+        best, best_tso, best_ub = first or _Evaluation(zero, {}, 0.0, 0.0, {}), 0.0, np.inf
     else:
         best, best_tso = first, tso_cost(c_t)
         best_ub = best_tso + first.dso_cost
@@ -223,7 +221,7 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
             proto.data(
                 f"iteration {it}",
                 TSO,
-                dist,
+                side.operator_of_feeder(f),
                 "exchange_proposal",
                 {"feeder": scn.grid.feeders[f].id, "e_mw": e_m[i]},
             )
@@ -253,19 +251,21 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         best_ub = tso_cost(c_final) + best.dso_cost
     else:
         status = Status.ERROR
-    subs, exchange_pay = best.subs, best.exchange_value
+    subs, exchange_pay = best.subs, dict(best.exchange_by_feeder)
     if status != Status.OPTIMAL:
         # interface prices settle the exchange only once TSO and DSOs agree; before that
         # they carry penalty-sized slopes of the unconverged cuts: each side pays its own
-        exchange_pay = 0.0
+        exchange_pay = {f: 0.0 for f in exchange_pay}
     acc_t = scatter(n, idx_t, c_t.accepted_mw)
     pay_t = scatter(n, idx_t, payments(c_t, mech.pricing))
     acc_d, pay_d = np.zeros(n), np.zeros(n)
     proto.activations("tso", bids_t, c_t.accepted_mw, TSO)
     for f, c in subs.items():
         acc_d += scatter(n, idx_f[f], c.accepted_mw)
+        # (interpretation) each feeder's subproblem is its own clearing: a uniform price is
+        # set per feeder whether the DSOs have one market each or share one platform
         pay_d += scatter(n, idx_f[f], payments(c, mech.pricing))
-        proto.activations("dso", bids_f[f], c.accepted_mw, dist)
+        proto.activations("dso", bids_f[f], c.accepted_mw, side.operator_of_feeder(f))
     signed = np.bincount(scn.bids.period, scn.bids.direction * (acc_t + acc_d), T)
     gap = (best_ub - lb) / max(abs(best_ub), 1.0) if np.isfinite(best_ub) else np.inf
     step = StepRecord(
@@ -281,8 +281,8 @@ def run_iterative(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     )
     return ModelOutcome(
         status=status,
-        purchases=(Purchase(TSO, "tso", acc_t, pay_t), Purchase(DSO, "dso", acc_d, pay_d)),
-        transfers=(Transfer(TSO, DSO, "interface exchange at agreed prices", exchange_pay),),
+        purchases=(Purchase(TSO, "tso", acc_t, pay_t), *side.purchases("dso", acc_d, pay_d)),
+        transfers=side.transfers(False, TSO, "interface exchange at agreed prices", exchange_pay),
         unmet_imbalance_mw=scn.imbalance_mw - signed,
         exchanges=proto.frozen(),
         steps=(step,),

@@ -36,7 +36,8 @@ from tsodso.coordination.outcome import (
     worst_status,
 )
 from tsodso.coordination.protocol import Protocol
-from tsodso.schema.actors import DSO, MO, TSO
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import MO, TSO
 from tsodso.schema.mechanism import Mechanism
 
 
@@ -53,6 +54,19 @@ def split_cost(total: float, c_t: float, c_d: float, rule: str) -> tuple[float, 
         tso = 0.5 * (c_t + total - c_d)
         return tso, total - tso
     raise ValueError(f"unknown cost allocation {rule!r}")
+
+
+def dso_shares(scn: Scenario, pay: np.ndarray, dso_eur: float) -> dict[str, float]:
+    """The DSOs' part of a joint bill split among the DSOs: (interpretation) in proportion to
+    what the platform bought in each DSO's area (``pay``, per scenario bid), equally where
+    it bought nothing there. One DSO takes it all."""
+    names = scn.dsos.names
+    if len(names) == 1:
+        return {names[0]: dso_eur}
+    area = scn.dsos.node_area(scn.grid)[scn.bids.node]
+    weight = np.array([float(np.abs(pay[area == k]).sum()) for k in range(len(names))])
+    share = weight / weight.sum() if weight.sum() > 0 else np.full(len(names), 1 / len(names))
+    return {n: float(dso_eur * w) for n, w in zip(names, share, strict=True)}
 
 
 def _first(ctx: MarketContext, mech: Mechanism) -> Clearing | None:
@@ -76,7 +90,7 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         proto.data("joint", TSO, operator, "needs", {"imbalance_mw": scn.imbalance_mw})
         proto.network_model("joint", TSO, operator, None)
     for fpos in ctx.all_feeders:
-        proto.network_model("joint", DSO, operator, fpos)
+        proto.network_model("joint", scn.dsos.of_feeder(fpos), operator, fpos)
     steps: list[StepRecord] = []
     first = _first(ctx, mech)
     if first is None:
@@ -117,12 +131,14 @@ def run_joint(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     )
     if operator != TSO:
         proto.data("settlement", operator, TSO, "bill", {"eur": tso})
-    proto.data("settlement", operator, DSO, "bill", {"eur": dso})
+    dsos = dso_shares(scn, pay, dso)
+    for name, eur in dsos.items():
+        proto.data("settlement", operator, name, "bill", {"eur": eur})
     closing, kpis = _commercial(ctx, mech, c, proto, operator)
     return ModelOutcome(
         status=c.status if first is None else worst_status(first.status, c.status),
         purchases=(Purchase(operator, "joint", accepted, pay),),
-        transfers=platform_bills(operator, total, {TSO: tso, DSO: dso}) + closing,
+        transfers=platform_bills(operator, total, {TSO: tso, **dsos}) + closing,
         unmet_imbalance_mw=c.unmet_imbalance_mw,
         exchanges=proto.frozen(),
         steps=tuple(steps),

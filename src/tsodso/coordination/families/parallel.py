@@ -24,17 +24,13 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.clearing.pricing import payments
-from tsodso.coordination.context import (
-    MarketContext,
-    distribution_bids,
-    distribution_operator,
-    scatter,
-)
+from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.dso_markets import distribution_side
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, worst_status
 from tsodso.coordination.protocol import Protocol
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import DSO, TSO
+from tsodso.schema.actors import TSO
 from tsodso.schema.mechanism import Mechanism
 
 EPS = 1e-6
@@ -88,17 +84,18 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     d_mask = distribution_bids(scn)
     steps = []
     discarded = 0.0
-    dist = distribution_operator(ctx, mech, proto)
+    side = distribution_side(ctx, mech, proto)
+    dist = side.label
     rule = conflict_rule(mech)
     # ---- DSO market -----------------------------------------------------------------
     idx_d = np.flatnonzero(d_mask)
     bids_d = scn.bids.subset(idx_d)
-    proto.bids("dso", bids_d, dist)
+    side.send_bids(proto, "dso", bids_d)
     schedules = {}
     if mech.d_path == "schedule":
         # the agreed schedule: each feeder's forecast import, without the imbalance
         schedules = {f: scn.feeder_import_mw(f, scn.node_p0_mw) for f in ctx.all_feeders}
-        proto.schedules("schedule", schedules, TSO, dist)
+        side.send_schedules(proto, "schedule", schedules, TSO)
     c_d = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
     steps.append(StepRecord.of("dso market", dist, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
@@ -126,20 +123,23 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     steps.append(StepRecord.of("tso market", TSO, c_t))
     tso_acc = scatter(n, idx_t, c_t.accepted_mw)
     tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
-    dso_pay_full = scatter(n, idx_d, payments(c_d, mech.pricing))
+    dso_pay_full = scatter(n, idx_d, payments(c_d, mech.pricing, side.market(bids_d)))
     if mech.d_path == "direct":
         tso_acc2, dso_acc2 = resolve_conflicts(scn, tso_acc, dso_acc, rule)
         cut_t = tso_acc - tso_acc2
         cut_d = dso_acc - dso_acc2
-        n_conf = int(((cut_t > EPS) | (cut_d > EPS)).sum())
-        if n_conf:
-            proto.data(
-                "conflict",
-                dist if rule != "tso_first" else TSO,
-                TSO if rule != "tso_first" else dist,
-                "conflict_override",
-                {"rule": rule, "bids": n_conf},
-            )
+        cut = (cut_t > EPS) | (cut_d > EPS)
+        for op, mine in side.groups(scn.bids):  # each distribution operator tells the TSO
+            n_conf = int((cut & mine).sum())
+            if n_conf:
+                proto.data(
+                    "conflict",
+                    op if rule != "tso_first" else TSO,
+                    TSO if rule != "tso_first" else op,
+                    "conflict_override",
+                    {"rule": rule, "bids": n_conf},
+                )
+        if cut.any():
             discarded += float((cut_t + cut_d).sum() * scn.dt_h)
         with np.errstate(invalid="ignore", divide="ignore"):
             tso_pay = np.where(tso_acc > EPS, tso_pay_full * tso_acc2 / tso_acc, 0.0)
@@ -147,14 +147,14 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         tso_acc, dso_acc = tso_acc2, dso_acc2
     else:
         tso_pay, dso_pay = tso_pay_full, dso_pay_full
-    proto.activations("dso", scn.bids, dso_acc, dist)
+    side.send_activations(proto, "dso", scn.bids, dso_acc)
     proto.activations("tso", scn.bids, tso_acc, TSO)
     acc = tso_acc + dso_acc
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)
     return ModelOutcome(
         status=worst_status(c_d.status, c_t.status),
         purchases=(
-            Purchase(DSO, "dso market", dso_acc, dso_pay),
+            *side.purchases("dso market", dso_acc, dso_pay),
             Purchase(TSO, "tso market", tso_acc, tso_pay),
         ),
         unmet_imbalance_mw=scn.imbalance_mw - signed,

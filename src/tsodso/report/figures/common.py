@@ -21,6 +21,7 @@ FAMILY_ORDER = ("central", "joint", "sequential", "parallel", "local", "iterativ
 PARTY_COLOURS = {
     "TSO": "#1f77b4",
     "DSO": "#2ca02c",
+    "IDSO": "#17becf",
     "MO": "#9467bd",
     "Aggregators": "#ff7f0e",
     "DERs": "#8c564b",

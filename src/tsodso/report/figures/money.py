@@ -25,6 +25,7 @@ from tsodso.report.figures.common import (
 )
 from tsodso.report.figures.sequence import AGGREGATORS, lane_of
 from tsodso.report.load import ReportData
+from tsodso.schema.actors import is_dso, role
 
 _SHADE = {"up": 1.0, "down": 0.55}
 
@@ -116,8 +117,9 @@ def procurement_figure(data: ReportData) -> go.Figure:
 
 
 def _party_order(parties: list[str]) -> list[str]:
+    """TSO, the DSOs (each one), the platform, then everyone else."""
     order = {p: i for i, p in enumerate(("TSO", "DSO", "MO"))}
-    return sorted(parties, key=lambda p: (order.get(p, 3), p))
+    return sorted(parties, key=lambda p: (order.get(role(p), 3), p))
 
 
 def money_figure(data: ReportData) -> go.Figure:
@@ -175,7 +177,12 @@ def money_figure(data: ReportData) -> go.Figure:
         updatemenus=[dropdown(buttons, x=1.0, xanchor="right")] if len(ids) > 1 else []
     )
     paid0 = totals[ids[0]]
-    ops = ", ".join(f"{p} pays EUR {paid0[p]:,.0f}" for p in ("TSO", "DSO") if p in paid0)
+    dsos = [p for p in paid0.index if is_dso(str(p))]
+    by_op = {"TSO": paid0["TSO"]} if "TSO" in paid0 else {}
+    if dsos:
+        label = "DSO" if dsos == ["DSO"] else f"the {len(dsos)} DSOs"
+        by_op[label] = float(paid0[dsos].sum())
+    ops = ", ".join(f"{p} pays EUR {v:,.0f}" for p, v in by_op.items())
     return with_reading(
         fig,
         f"Shown: {ids[0]}: {ops or 'no operator pays'}; link width is EUR, orange links pay "

@@ -27,20 +27,28 @@ from tsodso.report.figures.common import (
     with_reading,
 )
 from tsodso.report.load import ReportData
+from tsodso.schema.actors import role
 
 AGGREGATORS = "Aggregators"
 #: lifeline order, left to right: system operators, the platform, providers
-LANE_ORDER = ("TSO", "MO", "DSO", AGGREGATORS, "DERs")
-LANE_LABEL = {"MO": "MO (platform)", AGGREGATORS: "Aggregators", "DERs": "DERs"}
+LANE_ORDER = ("TSO", "MO", "DSO", "IDSO", AGGREGATORS, "DERs")
+LANE_LABEL = {
+    "MO": "MO (platform)",
+    "DSO": "DSOs",
+    "IDSO": "IDSOs",
+    AGGREGATORS: "Aggregators",
+    "DERs": "DERs",
+}
 MAX_ARROWS = 60
 _NUMBERED = re.compile(r"^(.*?)\s*(\d+)$")
 
 
 def lane_of(actor: str, aggregators: set[str]) -> str:
-    """The lifeline of an actor: aggregators share one."""
+    """The lifeline of an actor: aggregators share one, every DSO one (``DSO``, ``DSO-1``...)
+    and every independent DSO one; an arrow's messages count each DSO's."""
     if actor in aggregators or (not aggregators and re.fullmatch(r"dera-\d+", actor)):
         return AGGREGATORS
-    return actor
+    return role(actor)
 
 
 def fold(messages: pd.DataFrame, aggregators: Iterable[str] = ()) -> pd.DataFrame:
