@@ -2,9 +2,11 @@
 power-grid-model, and the violations it finds.
 
 Owns: a direct conversion of the few pandapower element types tsodso uses (bus, line,
-two-winding transformer, external grid) onto fused nodes, with per-node net injections as
-symmetric generators; violation counting. pandapower is the reference for this conversion in
-the tests, never called in a loop here (50-90 ms per call). Must not: know about markets.
+two-winding transformer, shunt, external grid) onto fused nodes, with per-node net injections
+as symmetric generators; voltage-controlled generators (pandapower ``gen``: power-grid-model
+has no PV node) as reactive injections found by an outer loop that holds their nodes at the
+set point; violation counting. pandapower is the reference for this conversion in the tests,
+never called in a loop here (50-90 ms per call). Must not: know about markets.
 """
 
 from __future__ import annotations
@@ -26,6 +28,26 @@ from power_grid_model import (
 
 from tsodso.grids.model import CoupledGrid
 from tsodso.grids.topology import line_in_operation, trafo_in_operation
+
+#: PV nodes are held within this of their set point (pu)
+PV_TOL_PU = 1e-6
+#: most outer rounds of the PV loop (each one batch solve); 3 to 6 are typical on case14
+PV_MAX_ROUNDS = 30
+
+
+def _pv_nodes(
+    net: pandapowerNet, grid: CoupledGrid, source_nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes with an in-service voltage-controlled generator and their voltage set points
+    (pu); generators at a source node leave the voltage to the source."""
+    gen = net.get("gen", None)
+    if gen is None or gen.empty:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    on = gen[gen.in_service.astype(bool)]
+    node = grid.bus_to_node.loc[on.bus].to_numpy()
+    keep = ~np.isin(node, source_nodes)
+    nodes, first = np.unique(node[keep], return_index=True)
+    return nodes, on.vm_pu.to_numpy(dtype=float)[keep][first]
 
 
 class AcCheckError(RuntimeError):
@@ -153,6 +175,22 @@ class AcModel:
         source["u_ref_angle"] = np.deg2rad(eg.va_degree.to_numpy(dtype=float))
         source["sk"] = 1e15  # an ideal voltage source, like pandapower's ext_grid
 
+        sh = net.shunt[net.shunt.in_service.astype(bool)] if "shunt" in net else None
+        shunt = initialize_array(
+            DatasetType.input, ComponentType.shunt, 0 if sh is None else len(sh)
+        )
+        if sh is not None and len(sh):
+            # pandapower gives a shunt's consumption p + jq at its rated voltage (times its
+            # step): admittance g - jb = (p + jq) / vn^2 in siemens (MW / kV^2)
+            vn2 = sh.vn_kv.to_numpy(dtype=float) ** 2
+            step = sh.step.to_numpy(dtype=float) if "step" in sh else 1.0
+            shunt["id"] = np.arange(next_id, next_id + len(sh))
+            next_id += len(sh)
+            shunt["node"] = b2n.loc[sh.bus].to_numpy()
+            shunt["status"] = 1
+            shunt["g1"] = sh.p_mw.to_numpy(dtype=float) * step / vn2
+            shunt["b1"] = -sh.q_mvar.to_numpy(dtype=float) * step / vn2
+
         gen = initialize_array(DatasetType.input, ComponentType.sym_gen, n)
         gen["id"] = np.arange(next_id, next_id + n)
         gen["node"] = np.arange(n)
@@ -166,6 +204,7 @@ class AcModel:
             ComponentType.line: line,
             ComponentType.transformer: trafo,
             ComponentType.source: source,
+            ComponentType.shunt: shunt,
             ComponentType.sym_gen: gen,
         }
         self.model = PowerGridModel(
@@ -191,6 +230,19 @@ class AcModel:
             vmax.loc[buses].fillna(1.1).to_numpy(float) if vmax is not None else np.full(n, 1.1)
         )
         self.node_is_d = is_d
+        self._pv_nodes, self._pv_set = _pv_nodes(net, grid, source["node"])
+        self._pv_sens_inv = self._pv_sensitivity() if len(self._pv_nodes) else None
+
+    def _pv_sensitivity(self, dq_mvar: float = 1.0) -> np.ndarray:
+        """Inverse of dV/dQ at the PV nodes (pu per Mvar), by finite differences around the
+        unloaded grid: one batch of as many periods as PV nodes, plus the base."""
+        k, n = len(self._pv_nodes), self.grid.n_nodes
+        q = np.zeros((n, k + 1))
+        q[self._pv_nodes, np.arange(1, k + 1)] = dq_mvar
+        res = self._batch(np.zeros((n, k + 1)), q, None, 1)
+        vm = res.vm_pu[:, self._pv_nodes]
+        sens = (vm[1:] - vm[0]).T / dq_mvar  # sens[i, j]: dV_i / dQ_j
+        return np.asarray(np.linalg.inv(sens))
 
     def _solve(
         self, update: dict[ComponentType, np.ndarray], method: CalculationMethod, threads: int
@@ -237,7 +289,39 @@ class AcModel:
         The batch is solved by power-grid-model's iterative current method, which factorises
         the admittance matrix once for the whole batch (twice as fast as Newton-Raphson here,
         voltages within 2e-7 pu); periods where it does not converge are solved again by
-        Newton-Raphson."""
+        Newton-Raphson.
+
+        Nodes with voltage-controlled generators (PV nodes) get, on top of ``q_mvar``, the
+        reactive injection that holds them at their set point: an outer loop of batch
+        solves, each correcting those injections by the voltage error times the inverse
+        dV/dQ sensitivity of the unloaded grid (a fixed-Jacobian Newton step), until every
+        PV node is within ``PV_TOL_PU`` (a period that does not get there in
+        ``PV_MAX_ROUNDS`` counts as not converged). Reactive limits are not enforced, as in
+        pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
+        inv = self._pv_sens_inv
+        if inv is None:
+            return self._batch(p_mw, q_mvar, out_of_service, threads)
+        pv = self._pv_nodes
+        q = np.array(q_mvar, dtype=float, copy=True)
+        for _ in range(PV_MAX_ROUNDS):
+            res = self._batch(p_mw, q, out_of_service, threads)
+            err = self._pv_set[None, :] - res.vm_pu[:, pv]  # (T, k)
+            err = np.where(res.converged[:, None], np.nan_to_num(err), 0.0)
+            if np.abs(err).max(initial=0.0) < PV_TOL_PU:
+                return res
+            q[pv] += (err @ inv.T).T
+        held = np.abs(np.nan_to_num(self._pv_set[None, :] - res.vm_pu[:, pv])).max(axis=1)
+        bad = held >= PV_TOL_PU
+        return AcResult(**{**res.__dict__, "converged": res.converged & ~bad})
+
+    def _batch(
+        self,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        out_of_service: np.ndarray | None,
+        threads: int,
+    ) -> AcResult:
+        """One batch power flow with the injections as given (no PV control)."""
         T = p_mw.shape[1]
         upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
         upd["id"] = self._gen_ids
