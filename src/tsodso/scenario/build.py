@@ -360,12 +360,14 @@ def _imbalance(cfg: ScenarioConfig, rng: np.random.Generator) -> np.ndarray:
 
 
 def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
-    """Apply rating factors and the distribution voltage band override to a copy."""
+    """Apply rating factors and the voltage band overrides to a copy."""
     if (
         cfg.t_rating_scale == 1.0
         and cfg.d_rating_scale == 1.0
         and cfg.d_vmin_pu is None
         and cfg.d_vmax_pu is None
+        and cfg.t_vmin_pu is None
+        and cfg.t_vmax_pu is None
         and not cfg.t_line_derate
     ):
         return net
@@ -392,6 +394,10 @@ def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
         net.bus.loc[mv, "min_vm_pu"] = cfg.d_vmin_pu
     if cfg.d_vmax_pu is not None:
         net.bus.loc[mv, "max_vm_pu"] = cfg.d_vmax_pu
+    if cfg.t_vmin_pu is not None:
+        net.bus.loc[~mv, "min_vm_pu"] = cfg.t_vmin_pu
+    if cfg.t_vmax_pu is not None:
+        net.bus.loc[~mv, "max_vm_pu"] = cfg.t_vmax_pu
     hv = hv_all
     net.line.loc[hv, "max_i_ka"] *= cfg.t_rating_scale
     net.line.loc[~hv, "max_i_ka"] *= cfg.d_rating_scale
@@ -434,6 +440,20 @@ def _set_daily_taps(
     return net
 
 
+def scenario_net(cfg: ScenarioConfig) -> pandapowerNet:
+    """The scenario's grid: ``cfg.grid``, with distribution feeders attached where
+    ``cfg.feeders`` asks for them."""
+    net = load_net(cfg.grid)
+    if cfg.feeders is None:
+        return net
+    from tsodso.grids.couple import attach_feeders, largest_load_buses
+
+    f = cfg.feeders
+    buses = list(f.buses) or largest_load_buses(net, f.count)
+    coupled, _ = attach_feeders(net, f.grid, buses, cfg.transmission_min_kv)
+    return coupled
+
+
 def build_scenario(cfg: ScenarioConfig) -> Scenario:
     """Build the scenario ``cfg`` describes (deterministic for a given config)."""
     if cfg.settlement.baseline == "historical":
@@ -445,7 +465,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
             raise ScenarioConfigError(
                 repr(cfg.name), [f"settlement.baseline = 'historical': {e}"]
             ) from None
-    net = _scale_ratings(load_net(cfg.grid), cfg)
+    net = _scale_ratings(scenario_net(cfg), cfg)
     if unsupported := unsupported_elements(net):
         raise GridSourceError(
             f"grid {cfg.grid!r} has elements the models do not take: {'; '.join(unsupported)}"

@@ -293,8 +293,9 @@ class AcModel:
 
         Nodes with voltage-controlled generators (PV nodes) get, on top of ``q_mvar``, the
         reactive injection that holds them at their set point: an outer loop of batch
-        solves, each correcting those injections by the voltage error times the inverse
-        dV/dQ sensitivity of the unloaded grid (a fixed-Jacobian Newton step), until every
+        solves, each correcting those injections by the voltage error times an inverse
+        dV/dQ sensitivity (that of the unloaded grid at first, improved per period by
+        Broyden's update from the steps taken: a quasi-Newton method), until every
         PV node is within ``PV_TOL_PU`` (a period that does not get there in
         ``PV_MAX_ROUNDS`` counts as not converged). Reactive limits are not enforced, as in
         pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
@@ -303,13 +304,28 @@ class AcModel:
             return self._batch(p_mw, q_mvar, out_of_service, threads)
         pv = self._pv_nodes
         q = np.array(q_mvar, dtype=float, copy=True)
+        T = q.shape[1]
+        h = np.broadcast_to(inv, (T, *inv.shape)).copy()  # per-period inverse Jacobian
+        step = prev = None
         for _ in range(PV_MAX_ROUNDS):
             res = self._batch(p_mw, q, out_of_service, threads)
             err = self._pv_set[None, :] - res.vm_pu[:, pv]  # (T, k)
             err = np.where(res.converged[:, None], np.nan_to_num(err), 0.0)
             if np.abs(err).max(initial=0.0) < PV_TOL_PU:
                 return res
-            q[pv] += (err @ inv.T).T
+            if step is not None and prev is not None:
+                # Broyden's good update of each period's inverse Jacobian (dQ per dV error)
+                d_err = err - prev
+                h_d = np.einsum("tij,tj->ti", h, d_err)
+                s_h = np.einsum("ti,tij->tj", step, h)
+                den = np.einsum("ti,ti->t", step, h_d)
+                ok = np.abs(den) > 1e-12
+                # err falls as q rises: h approximates -(d err / d q)^-1, hence the signs
+                upd = np.einsum("ti,tj->tij", step + h_d, s_h)
+                h[ok] -= upd[ok] / den[ok, None, None]
+            step = np.einsum("tij,tj->ti", h, err)
+            prev = err
+            q[pv] += step.T
         held = np.abs(np.nan_to_num(self._pv_set[None, :] - res.vm_pu[:, pv])).max(axis=1)
         bad = held >= PV_TOL_PU
         return AcResult(**{**res.__dict__, "converged": res.converged & ~bad})
