@@ -72,3 +72,21 @@ def test_generators_and_shunts_match_runpp() -> None:
         net.shunt["in_service"] = False
         pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
         assert np.abs(net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy() - ref).max() > 1e-3
+
+
+def test_case118_falls_back_to_runpp_where_the_pv_loop_cannot_start() -> None:
+    """Without its 53 generators' reactive power case118 has no power flow solution, so the
+    PV loop diverges from its start; those periods are solved by runpp (PV buses)."""
+    from tsodso.scenario.build import build_scenario
+    from tsodso.schema.config import config_from_dict
+
+    scn = build_scenario(
+        config_from_dict({"name": "c118", "grid": "pandapower:case118", "periods": 2})
+    )
+    model = AcModel(scn.net, scn.grid)
+    res = model.run(scn.node_injection_mw(), scn.node_q0_mvar)
+    assert res.converged.all() and model.fallback_periods == 2
+    net = copy.deepcopy(scn.net)
+    pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+    ref = net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+    assert np.abs(res.vm_pu[0] - ref).max() < 1e-5

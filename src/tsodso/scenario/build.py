@@ -411,13 +411,16 @@ def _set_daily_taps(
 ) -> pandapowerNet:
     """Fix each transformer's tap for the day so that its LV node's median voltage in the
     baseline AC power flow is closest to the tap setpoint (simbench ``autoTapSetp``, else
-    1.0 pu): the operators' day-ahead OLTC schedule. Returns a changed copy."""
+    1.0 pu): the operators' day-ahead OLTC schedule. Returns a changed copy. A transformer
+    without tap limits (a fixed off-nominal ratio, as in pandapower's copies of the IEEE
+    cases) keeps its tap."""
     from tsodso.validation.ac import AcModel
 
     tr = net.trafo
     step = tr.tap_step_percent.fillna(0).to_numpy(float) / 100
     if not len(tr) or not (step > 0).any():
         return net
+    oltc = (step > 0) & tr.tap_min.notna().to_numpy() & tr.tap_max.notna().to_numpy()
     net = copy.deepcopy(net)
     tr = net.trafo
     # pandapower ignores tap_pos unless a tap changer type is set (simbench leaves it None)
@@ -432,11 +435,13 @@ def _set_daily_taps(
     for _ in range(rounds):
         vm = AcModel(net, grid).run(p, q).vm_pu
         v = np.nan_to_num(np.nanmedian(vm[:, lv], axis=0), nan=1.0) if len(vm) else np.ones(len(lv))
-        delta = np.where(step > 0, np.round(sign * (v - setpoint) / np.where(step > 0, step, 1)), 0)
+        delta = np.where(oltc, np.round(sign * (v - setpoint) / np.where(oltc, step, 1)), 0)
         if not delta.any():
             break
         pos = tr.tap_pos.fillna(0).to_numpy(float) + delta
-        tr["tap_pos"] = np.clip(pos, tr.tap_min.fillna(0), tr.tap_max.fillna(0))
+        tr["tap_pos"] = np.where(
+            oltc, np.clip(pos, tr.tap_min.fillna(0), tr.tap_max.fillna(0)), pos
+        )
     return net
 
 

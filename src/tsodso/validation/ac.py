@@ -11,6 +11,7 @@ never called in a loop here (50-90 ms per call). Must not: know about markets.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 
@@ -232,14 +233,19 @@ class AcModel:
         self.node_is_d = is_d
         self._pv_nodes, self._pv_set = _pv_nodes(net, grid, source["node"])
         self._pv_sens_inv = self._pv_sensitivity() if len(self._pv_nodes) else None
+        self._net = net
+        self._pp: tuple[pandapowerNet, np.ndarray] | None = None
+        #: periods of the last ``run`` solved by pandapower's runpp (the PV loop's fallback)
+        self.fallback_periods = 0
 
     def _pv_sensitivity(self, dq_mvar: float = 1.0) -> np.ndarray:
         """Inverse of dV/dQ at the PV nodes (pu per Mvar), by finite differences around the
-        unloaded grid: one batch of as many periods as PV nodes, plus the base."""
+        unloaded grid: one linear batch (no iteration noise in the differences) of as many
+        periods as PV nodes, plus the base."""
         k, n = len(self._pv_nodes), self.grid.n_nodes
         q = np.zeros((n, k + 1))
         q[self._pv_nodes, np.arange(1, k + 1)] = dq_mvar
-        res = self._batch(np.zeros((n, k + 1)), q, None, 1)
+        res = self._batch(np.zeros((n, k + 1)), q, None, 1, linear=True)
         vm = res.vm_pu[:, self._pv_nodes]
         sens = (vm[1:] - vm[0]).T / dq_mvar  # sens[i, j]: dV_i / dQ_j
         return np.asarray(np.linalg.inv(sens))
@@ -297,9 +303,11 @@ class AcModel:
         dV/dQ sensitivity (that of the unloaded grid at first, improved per period by
         Broyden's update from the steps taken: a quasi-Newton method), until every
         PV node is within ``PV_TOL_PU`` (a period that does not get there in
-        ``PV_MAX_ROUNDS`` counts as not converged). Reactive limits are not enforced, as in
-        pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
+        ``PV_MAX_ROUNDS`` is solved by pandapower's ``runpp``, which has PV buses, and
+        counts as not converged only if that fails too). Reactive limits are not enforced, as
+        in pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
         inv = self._pv_sens_inv
+        self.fallback_periods = 0
         if inv is None:
             return self._batch(p_mw, q_mvar, out_of_service, threads)
         pv = self._pv_nodes
@@ -307,12 +315,16 @@ class AcModel:
         T = q.shape[1]
         h = np.broadcast_to(inv, (T, *inv.shape)).copy()  # per-period inverse Jacobian
         step = prev = None
-        for _ in range(PV_MAX_ROUNDS):
-            res = self._batch(p_mw, q, out_of_service, threads)
+        for rnd in range(PV_MAX_ROUNDS):
+            # the first round is linear: without their generators' reactive power, meshed
+            # grids such as case118 have no power flow solution to start from
+            res = self._batch(p_mw, q, out_of_service, threads, linear=rnd == 0)
             err = self._pv_set[None, :] - res.vm_pu[:, pv]  # (T, k)
             err = np.where(res.converged[:, None], np.nan_to_num(err), 0.0)
-            if np.abs(err).max(initial=0.0) < PV_TOL_PU:
-                return res
+            if rnd and np.abs(err).max(initial=0.0) < PV_TOL_PU:
+                break  # every period that converged holds its set points
+            if rnd and not res.converged.any():
+                break  # diverged everywhere: the fallback solves it
             if step is not None and prev is not None:
                 # Broyden's good update of each period's inverse Jacobian (dQ per dV error)
                 d_err = err - prev
@@ -324,11 +336,83 @@ class AcModel:
                 upd = np.einsum("ti,tj->tij", step + h_d, s_h)
                 h[ok] -= upd[ok] / den[ok, None, None]
             step = np.einsum("tij,tj->ti", h, err)
-            prev = err
+            prev = err if rnd else None  # no secant across the linear first round
             q[pv] += step.T
         held = np.abs(np.nan_to_num(self._pv_set[None, :] - res.vm_pu[:, pv])).max(axis=1)
-        bad = held >= PV_TOL_PU
-        return AcResult(**{**res.__dict__, "converged": res.converged & ~bad})
+        bad = ~res.converged | (held >= PV_TOL_PU)
+        return self._runpp_fallback(res, p_mw, q_mvar, np.flatnonzero(bad), out_of_service)
+
+    def _pp_net(self) -> tuple[pandapowerNet, np.ndarray]:
+        """The grid as pandapower solves it for the fallback: loads and static generators
+        replaced by one static generator per node carrying the node's injection, the
+        voltage-controlled generators at 0 MW (their power is in the injections) holding
+        their set points. Built once."""
+        import pandapower as pp
+
+        if self._pp is None:
+            net = copy.deepcopy(self._net)
+            net.load.drop(net.load.index, inplace=True)
+            net.sgen.drop(net.sgen.index, inplace=True)
+            net.gen["p_mw"] = 0.0
+            idx = [pp.create_sgen(net, int(b), p_mw=0.0) for b in self.grid.node_bus]
+            self._pp = (net, np.asarray(idx))
+        return self._pp
+
+    def _pp_loading(self, net: pandapowerNet) -> np.ndarray:
+        """Branch loadings from a pandapower result, as power-grid-model defines them: a
+        line's larger end current over its rated current, a transformer's larger end
+        apparent power over its rating."""
+        is_line = self.branch_kind == "line"
+        out = np.zeros(len(self.branch_kind))
+        lines = self.branch_element[is_line]
+        out[is_line] = net.res_line.loading_percent.loc[lines].to_numpy() / 100
+        tr = self.branch_element[~is_line]
+        r = net.res_trafo.loc[tr]
+        s_hv = np.hypot(r.p_hv_mw.to_numpy(), r.q_hv_mvar.to_numpy())
+        s_lv = np.hypot(r.p_lv_mw.to_numpy(), r.q_lv_mvar.to_numpy())
+        out[~is_line] = np.maximum(s_hv, s_lv) / net.trafo.sn_mva.loc[tr].to_numpy()
+        return np.nan_to_num(out)
+
+    def _runpp_fallback(
+        self,
+        res: AcResult,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        periods: np.ndarray,
+        out_of_service: np.ndarray | None,
+    ) -> AcResult:
+        """Solve ``periods`` the PV loop did not get to by pandapower's ``runpp`` (PV buses,
+        Newton-Raphson; about 50-80 ms a period), one period at a time; a period runpp cannot
+        solve either stays not converged. Returns ``res`` with those periods filled in."""
+        import pandapower as pp
+
+        vm, loading = res.vm_pu.copy(), res.branch_loading.copy()
+        converged = res.converged.copy()
+        converged[periods] = False
+        if len(periods):
+            net, sgen = self._pp_net()
+            for t in periods:
+                net.sgen.loc[sgen, "p_mw"] = p_mw[:, t]
+                net.sgen.loc[sgen, "q_mvar"] = q_mvar[:, t]
+                on = (
+                    ~out_of_service[t]
+                    if out_of_service is not None
+                    else np.ones(len(self.branch_kind), dtype=bool)
+                )
+                for kind in ("line", "trafo"):
+                    mine = self.branch_kind == kind
+                    net[kind].loc[self.branch_element[mine], "in_service"] = on[mine]
+                try:
+                    pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+                except Exception:  # pandapower raises LoadflowNotConverged and others
+                    continue
+                vm[t] = net.res_bus.vm_pu.loc[self.grid.node_bus].to_numpy()
+                loading[t] = self._pp_loading(net)
+                converged[t] = True
+        self.fallback_periods = int(converged[periods].sum())
+        return AcResult(
+            **{**res.__dict__, "vm_pu": vm, "branch_loading": loading, "converged": converged}
+        )
 
     def _batch(
         self,
@@ -336,8 +420,10 @@ class AcModel:
         q_mvar: np.ndarray,
         out_of_service: np.ndarray | None,
         threads: int,
+        linear: bool = False,
     ) -> AcResult:
-        """One batch power flow with the injections as given (no PV control)."""
+        """One batch power flow with the injections as given (no PV control); ``linear``:
+        power-grid-model's linear method (loads as impedances at 1 pu, no iterations)."""
         T = p_mw.shape[1]
         upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
         upd["id"] = self._gen_ids
@@ -357,7 +443,8 @@ class AcModel:
                 b["to_status"] = closed
                 update[comp] = b
         threads = threads or (os.cpu_count() or 1)
-        out, failed = self._solve(update, CalculationMethod.iterative_current, threads)
+        first = CalculationMethod.linear if linear else CalculationMethod.iterative_current
+        out, failed = self._solve(update, first, threads)
         if len(failed):  # Newton-Raphson for the periods the fast method could not solve
             again = {k: v[failed] for k, v in update.items()}
             out_nr, failed_nr = self._solve(again, CalculationMethod.newton_raphson, threads)
