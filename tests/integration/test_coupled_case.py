@@ -5,6 +5,7 @@ to end on the case14-feeders preset."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,17 @@ def test_feeder_fields_are_checked_together() -> None:
     text = str(e.value)
     for field in ("feeders.count", "feeders.buses", "feeders.foo"):
         assert field in text, text
+
+
+def test_cli_names_bad_feeders_without_a_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tsodso.cli.main import app
+
+    f = tmp_path / "bad.toml"
+    f.write_text('grid = "matpower:case14"\nperiods = 2\n[feeders]\nbuses = [0, 99]\n')
+    for cmd in (["compare", "-s", str(f)], ["assess", "-s", str(f)]):
+        res = CliRunner().invoke(app, cmd)
+        assert res.exit_code != 0 and "Traceback" not in res.output, res.output
+        text = " ".join(res.output.split())
+        assert "bus 0 has no load" in text and "bus 99 is not in the transmission case" in text

@@ -5,8 +5,9 @@ Owns: a direct conversion of the few pandapower element types tsodso uses (bus, 
 two-winding transformer, shunt, external grid) onto fused nodes, with per-node net injections
 as symmetric generators; voltage-controlled generators (pandapower ``gen``: power-grid-model
 has no PV node) as reactive injections found by an outer loop that holds their nodes at the
-set point; violation counting. pandapower is the reference for this conversion in the tests,
-never called in a loop here (50-90 ms per call). Must not: know about markets.
+set point; violation counting. pandapower is the reference for this conversion in the tests;
+here it runs only for the periods of a grid with generators that the outer loop cannot solve
+(50-200 ms a period). Must not: know about markets.
 """
 
 from __future__ import annotations
