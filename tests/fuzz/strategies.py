@@ -23,6 +23,8 @@ from tsodso.schema.config import Event, ScenarioConfig
 from tsodso.schema.mechanism import DIMENSIONS, UserModel
 
 NOT_SCALAR = ("events", "models", "t_line_derate", "dsos")
+#: lists inside tables (not scalars; fuzzed by their tests)
+NOT_SCALAR_NESTED = ("feeders.buses",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def leaves(model: type[BaseModel] = ScenarioConfig, prefix: str = "") -> list[Le
     out: list[Leaf] = []
     for name, info in model.model_fields.items():
         if not prefix and name in NOT_SCALAR:
+            continue
+        if f"{prefix}{name}" in NOT_SCALAR_NESTED:
             continue
         sub, _ = _strip(info.annotation)
         if isinstance(sub, type) and issubclass(sub, BaseModel):

@@ -17,8 +17,17 @@ from tsodso.pipeline import prepare, run_model
 from tsodso.schema.config import ScenarioConfigError
 
 MODELS = ("smartnet-a", "coordinet-local", "smartnet-d")
-#: fields the case33bw fixture sets or that would leave the feeder (grid, voltage levels)
-FIXED = ("name", "grid", "periods", "first_period", "transmission_min_kv")
+#: fields the case33bw fixture sets or that would leave the feeder (grid, voltage levels,
+#: feeders to attach to a transmission case: tested in tests/integration/test_coupled_case)
+FIXED = (
+    "name",
+    "grid",
+    "periods",
+    "first_period",
+    "transmission_min_kv",
+    "feeders.grid",
+    "feeders.count",
+)
 
 
 @st.composite

@@ -94,3 +94,49 @@ def test_automatic_taps_match_pandapowers_discrete_tap_control(small: Scenario) 
     vm_at_ours = ref.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
     assert np.abs(ours.vm_pu[0] - vm_at_ours).max() < 2e-3
     assert (np.abs(vm_at_ours[lv_nodes] - setp) <= half_band + 1e-6).all()
+
+
+def test_generators_and_shunts_match_runpp() -> None:
+    """case14 has four voltage-controlled generators (PV nodes; power-grid-model has none,
+    the AC check holds them by an outer loop) and a capacitor shunt: the check's voltages
+    match pandapower's runpp (which has PV buses) at every period."""
+    from tsodso.scenario.build import build_scenario
+    from tsodso.schema.config import config_from_dict
+
+    scn = build_scenario(config_from_dict({"name": "c14", "grid": "matpower:case14", "periods": 3}))
+    assert len(scn.net.gen) == 4 and len(scn.net.shunt) == 1
+    p, q = scn.node_injection_mw(), scn.node_q0_mvar
+    p = p * np.array([0.8, 1.0, 1.2])  # three different operating points
+    res = AcModel(scn.net, scn.grid).run(p, q)
+    assert res.converged.all()
+    for t in range(3):
+        net = copy.deepcopy(scn.net)
+        net.load.drop(net.load.index, inplace=True)
+        net.gen["p_mw"] = 0.0  # the generators' power is in the node injections
+        for i, bus in enumerate(scn.grid.node_bus):
+            pp.create_sgen(net, int(bus), p_mw=float(p[i, t]), q_mvar=float(q[i, t]))
+        pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+        ref = net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+        assert np.abs(res.vm_pu[t] - ref).max() < 1e-5
+        # without the shunt, the voltages move by more than the tolerance (it is modelled)
+        net.shunt["in_service"] = False
+        pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+        assert np.abs(net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy() - ref).max() > 1e-3
+
+
+def test_case118_falls_back_to_runpp_where_the_pv_loop_cannot_start() -> None:
+    """Without its 53 generators' reactive power case118 has no power flow solution, so the
+    PV loop diverges from its start; those periods are solved by runpp (PV buses)."""
+    from tsodso.scenario.build import build_scenario
+    from tsodso.schema.config import config_from_dict
+
+    scn = build_scenario(
+        config_from_dict({"name": "c118", "grid": "pandapower:case118", "periods": 2})
+    )
+    model = AcModel(scn.net, scn.grid)
+    res = model.run(scn.node_injection_mw(), scn.node_q0_mvar)
+    assert res.converged.all() and model.fallback_periods == 2
+    net = copy.deepcopy(scn.net)
+    pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+    ref = net.res_bus.vm_pu.loc[scn.grid.node_bus].to_numpy()
+    assert np.abs(res.vm_pu[0] - ref).max() < 1e-5

@@ -16,25 +16,31 @@ def test_every_unsupported_table_is_named() -> None:
     found = unsupported_elements(net)
     text = "; ".join(found)
     for what in (
-        "voltage-controlled generators",
-        "shunts",
         "3-winding transformers",
         "impedances",
         "wards",
         "extended wards",
     ):
         assert what in text, text
-    net.shunt["in_service"] = False
-    assert "shunts" not in "; ".join(unsupported_elements(net))
+    # generators and shunts are taken (issue 17): not named
+    assert "voltage-controlled generators" not in text and "shunts" not in text
+    net.trafo3w["in_service"] = False
+    assert "3-winding transformers" not in "; ".join(unsupported_elements(net))
 
 
-def test_case118_is_refused_with_its_generators_and_shunts() -> None:
-    cfg = config_from_dict({"name": "ieee118", "grid": "pandapower:case118", "periods": 2})
+def test_multivoltage_example_is_refused_naming_every_kind_and_count() -> None:
+    cfg = config_from_dict({"name": "mv", "grid": "pandapower:example_multivoltage"})
     with pytest.raises(GridSourceError) as e:
         build_scenario(cfg)
     msg = str(e.value)
-    assert "voltage-controlled generators (pandapower 'gen'" in msg
-    assert "shunts (pandapower 'shunt'" in msg
+    for what in ("1 3-winding transformers", "1 impedances", "2 extended wards"):
+        assert what in msg, msg
+
+
+def test_slack_generators_are_refused() -> None:
+    net = pn.case14()
+    net.gen.loc[0, "slack"] = True
+    assert "1 slack generators (pandapower 'gen' with slack=True: 0)" in unsupported_elements(net)
 
 
 def test_simbench_default_grid_has_none() -> None:

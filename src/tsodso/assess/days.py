@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pandapower.auxiliary import pandapowerNet
 
 #: days of the simbench profile year (2016, a leap year)
 YEAR_DAYS = 366
@@ -50,12 +51,16 @@ def label(day: int) -> str:
 
 
 def daily_profiles(
-    grid: str, renewable_scale: float = 1.0, load_scale: float = 1.0
+    grid: str,
+    renewable_scale: float = 1.0,
+    load_scale: float = 1.0,
+    net: pandapowerNet | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(366, 96) total load and total renewable generation (MW) of ``grid`` per day."""
+    """(366, 96) total load and total renewable generation (MW) of ``grid`` per day, or of
+    ``net`` where given (a transmission case with its feeders attached)."""
     from tsodso.grids.sources import load_net, window_profiles
 
-    net = load_net(grid)
+    net = load_net(grid) if net is None else net
     prof = window_profiles(net, 0, 0, YEAR_DAYS * 96)
     load = prof.load_p_mw.to_numpy().sum(axis=1).reshape(YEAR_DAYS, 96) * load_scale
     res = prof.sgen_p_mw.to_numpy().sum(axis=1).reshape(YEAR_DAYS, 96) * renewable_scale

@@ -125,7 +125,14 @@ def assess(
     if reference is not None and reference not in (*ids, REFERENCE):
         _fail(f"--reference {reference}: expected {REFERENCE!r} or one of the selected models")
     with err.status("choosing representative days", spinner="dots"):
-        load, res = daily_profiles(cfg.grid, cfg.renewable_scale, cfg.load_scale)
+        from tsodso.grids.sources import GridSourceError
+        from tsodso.scenario.build import scenario_net
+
+        try:
+            net = scenario_net(cfg) if cfg.feeders is not None else None
+            load, res = daily_profiles(cfg.grid, cfg.renewable_scale, cfg.load_scale, net)
+        except GridSourceError as e:
+            _fail(f"scenario {cfg.name!r}: field grid: {e}")
         rep = representative_days(load, res, days)
     values = assumptions.values()
     end = (1.0 + values["der_growth_per_year"]) ** max(1, round(values["horizon_years"]))

@@ -23,6 +23,7 @@ from tsodso.grids.topology import (
     line_in_operation,
     root_tree,
     trafo_in_operation,
+    transmission_buses,
 )
 
 SQRT3 = float(np.sqrt(3.0))
@@ -188,7 +189,8 @@ def _trafo_x_pu(net: pandapowerNet, sn_base: float = 1.0) -> pd.Series:
 def build_coupled_grid(
     net: pandapowerNet, transmission_min_kv: float = 60.0, min_x_pu: float = 1e-9
 ) -> CoupledGrid:
-    """Split ``net`` into transmission (vn >= ``transmission_min_kv`` or external grid) and
+    """Split ``net`` into transmission (vn >= ``transmission_min_kv``, a bus marked
+    transmission in ``tsodso_layer``, or an external grid) and
     radial distribution feeders, one per connected component of the remaining nodes."""
     problems: list[str] = []
     fmap = fused_bus_map(net)
@@ -202,7 +204,7 @@ def build_coupled_grid(
     if eg.empty:
         raise GridModelError("the net has no in-service ext_grid (slack)")
     slack_nodes = bus_to_node.loc[eg.bus].to_numpy()
-    is_t = vn >= transmission_min_kv
+    is_t = transmission_buses(net, transmission_min_kv).loc[node_bus].to_numpy()
     is_t[slack_nodes] = True
 
     lp = _line_params(net)

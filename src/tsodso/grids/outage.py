@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from tsodso.grids.model import CoupledGrid, GridModelError, build_coupled_grid
-from tsodso.grids.topology import line_in_operation, trafo_in_operation
+from tsodso.grids.topology import line_in_operation, trafo_in_operation, transmission_buses
 from tsodso.schema.config import Event
 
 OUTAGE_KINDS = {"line_outage": "line", "trafo_outage": "trafo"}
@@ -134,8 +134,9 @@ def _each_alone(
             )
             continue
         if table == "line":
-            kv = float(net.bus.vn_kv.loc[net.line.from_bus.loc[e.element]])
-            if kv < transmission_min_kv:
+            fb = net.line.from_bus.loc[e.element]
+            kv = float(net.bus.vn_kv.loc[fb])
+            if not transmission_buses(net, transmission_min_kv).loc[fb]:
                 problems.append(
                     f"{where}.element = {e.element}: line {e.element} is a {kv:g} kV "
                     "distribution line; radial feeders would be islanded (take a transmission "

@@ -37,6 +37,23 @@ def fused_bus_map(net: pandapowerNet) -> pd.Series:
     return pd.Series({b: find(b) for b in parent}, name="node").sort_index()
 
 
+#: bus column that fixes a bus's layer ("transmission" | "distribution") where its nominal
+#: voltage says nothing: MATPOWER cases (case14's transformer secondaries are 0.208 kV buses of
+#: the transmission model) and feeders attached to them
+LAYER_COLUMN = "tsodso_layer"
+
+
+def transmission_buses(net: pandapowerNet, transmission_min_kv: float) -> pd.Series:
+    """True for every bus of the transmission layer: the bus's ``tsodso_layer`` where set,
+    else its nominal voltage at or above ``transmission_min_kv``."""
+    by_kv = net.bus.vn_kv.astype(float) >= transmission_min_kv
+    if LAYER_COLUMN not in net.bus:
+        return by_kv.rename("transmission")
+    layer = net.bus[LAYER_COLUMN]
+    fixed = layer.isin(["transmission", "distribution"])
+    return by_kv.where(~fixed, layer == "transmission").astype(bool).rename("transmission")
+
+
 def _open_elements(net: pandapowerNet, et: str) -> set[int]:
     sw = net.switch
     return {int(e) for e in sw.element[(sw.et == et) & ~sw.closed.astype(bool)]}

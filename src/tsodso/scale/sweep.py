@@ -31,9 +31,9 @@ from tsodso.schema.config import ScenarioConfig, ScenarioConfigError, config_fro
 #: typing mistake long before it is a study on one machine or a small cluster)
 MAX_VALUES = 100
 MAX_POINTS = 1000
-#: fields a sweep does not vary: the name is made from the variations; events and models
-#: are structures, not values
-NOT_VARIED = ("name", "events", "models", "t_line_derate")  # tables of their own
+#: fields a sweep does not vary: the name is made from the variations; events, models and
+#: the feeders attached to a transmission case are structures, not values
+NOT_VARIED = ("name", "events", "models", "t_line_derate", "feeders")  # tables of their own
 
 
 #: KPI keys that measure time, not the result (they differ between engines)

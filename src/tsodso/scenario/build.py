@@ -25,6 +25,7 @@ from tsodso.grids.sources import (
     unsupported_elements,
     window_profiles,
 )
+from tsodso.grids.topology import transmission_buses
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.tables import (
@@ -191,6 +192,63 @@ def _add_synthetic(
         )
 
 
+#: markup on a transmission generator's marginal cost (a fraction): it offers up at the
+#: marginal cost at its dispatch point times (1 + markup) and down at the marginal cost times
+#: the markup (the margin it gives up; the fuel it saves stays with it, as in cost-based
+#: redispatch). An interpretation of the case's cost curve, not data.
+GEN_MARKUP = 0.10
+
+
+def _marginal_cost(net: pandapowerNet, gen_idx: int, p_mw: float) -> float | None:
+    """Marginal cost (EUR/MWh) of pandapower generator ``gen_idx`` at ``p_mw`` from its
+    polynomial cost (``poly_cost``: MATPOWER ``gencost`` model 2), or None if it has none
+    (piecewise-linear costs are not read: the generator then gets the synthetic price)."""
+    pc = net.get("poly_cost", None)
+    if pc is None or pc.empty:
+        return None
+    row = pc[(pc.et == "gen") & (pc.element == gen_idx)]
+    if row.empty:
+        return None
+    c1, c2 = float(row.cp1_eur_per_mw.iloc[0]), float(row.cp2_eur_per_mw2.iloc[0])
+    return max(c1 + 2.0 * c2 * p_mw, 0.0)
+
+
+def _add_generators(
+    rows: _DerRows, grid: CoupledGrid, net: pandapowerNet, prof: ElementProfiles
+) -> dict[str, tuple[float, float]]:
+    """Every in-service voltage-controlled generator (pandapower ``gen``) offers redispatch
+    up to its ``max_p_mw`` and down to ``max(min_p_mw, 0)`` around its dispatch; returns the
+    (up, down) prices of those with a cost curve (``GEN_MARKUP``)."""
+    gen = net.get("gen", None)
+    cost: dict[str, tuple[float, float]] = {}
+    if gen is None or gen.empty:
+        return cost
+    node = grid.bus_to_node.loc[gen.bus].to_numpy()
+    gp = prof.gen_p_mw.to_numpy()
+    for j, idx in enumerate(gen.index):
+        if not bool(gen.in_service.iloc[j]):
+            continue
+        p = gp[:, j]
+        pmax = float(gen.max_p_mw.iloc[j]) if "max_p_mw" in gen else float(p.max())
+        pmin = max(float(gen.min_p_mw.iloc[j]), 0.0) if "min_p_mw" in gen else 0.0
+        pmax = pmax if np.isfinite(pmax) else float(p.max())
+        der_id = f"gen-{idx}"
+        rows.add(
+            der_id,
+            "other_gen",
+            int(node[j]),
+            p,
+            pmax - p,
+            p - pmin,
+            rated=max(pmax, float(p.max())),
+            element=("gen", int(idx)),
+        )
+        mc = _marginal_cost(net, int(idx), float(np.mean(p)))
+        if mc is not None:
+            cost[der_id] = (round(mc * (1 + GEN_MARKUP), 2), round(mc * GEN_MARKUP, 2))
+    return cost
+
+
 def _build_ders(
     cfg: ScenarioConfig,
     grid: CoupledGrid,
@@ -232,6 +290,7 @@ def _build_ders(
                 rated=max(rated, float(p.max())),
                 element=("sgen", int(idx)),
             )
+    gen_cost = _add_generators(rows, grid, net, prof)
     _add_synthetic(rows, cfg, grid, net, prof, window, rng)
     n = len(rows.ids)
     kinds = np.array(rows.kind, dtype=str)  # str also when there is no DER
@@ -240,6 +299,9 @@ def _build_ders(
         m = kinds == k
         price_up[m] = rng.uniform(ul, uh, m.sum())
         price_down[m] = rng.uniform(dl, dh, m.sum())
+    for der_id, (up, down) in gen_cost.items():  # cost curves, not draws, where the case has them
+        row = rows.ids.index(der_id)
+        price_up[row], price_down[row] = up, down
     coupling = np.array(rows.coupling, dtype=str)
     return DerTable(
         id=np.array(rows.ids, dtype=str),
@@ -299,16 +361,19 @@ def _imbalance(cfg: ScenarioConfig, rng: np.random.Generator) -> np.ndarray:
 
 
 def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
-    """Apply rating factors and the distribution voltage band override to a copy."""
+    """Apply rating factors and the voltage band overrides to a copy."""
     if (
         cfg.t_rating_scale == 1.0
         and cfg.d_rating_scale == 1.0
         and cfg.d_vmin_pu is None
         and cfg.d_vmax_pu is None
+        and cfg.t_vmin_pu is None
+        and cfg.t_vmax_pu is None
         and not cfg.t_line_derate
     ):
         return net
-    hv_all = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
+    t_bus = transmission_buses(net, cfg.transmission_min_kv)
+    hv_all = t_bus.loc[net.line.from_bus].to_numpy()
     bad = [
         f"t_line_derate.{k}: expected the pandapower index of a transmission line "
         f"(>= {cfg.transmission_min_kv} kV)"
@@ -325,12 +390,16 @@ def _scale_ratings(net: pandapowerNet, cfg: ScenarioConfig) -> pandapowerNet:
     if bad:
         raise ScenarioConfigError(cfg.name, bad)
     net = copy.deepcopy(net)
-    mv = net.bus.vn_kv < cfg.transmission_min_kv
+    mv = ~t_bus
     if cfg.d_vmin_pu is not None:
         net.bus.loc[mv, "min_vm_pu"] = cfg.d_vmin_pu
     if cfg.d_vmax_pu is not None:
         net.bus.loc[mv, "max_vm_pu"] = cfg.d_vmax_pu
-    hv = net.bus.vn_kv.loc[net.line.from_bus].to_numpy() >= cfg.transmission_min_kv
+    if cfg.t_vmin_pu is not None:
+        net.bus.loc[~mv, "min_vm_pu"] = cfg.t_vmin_pu
+    if cfg.t_vmax_pu is not None:
+        net.bus.loc[~mv, "max_vm_pu"] = cfg.t_vmax_pu
+    hv = hv_all
     net.line.loc[hv, "max_i_ka"] *= cfg.t_rating_scale
     net.line.loc[~hv, "max_i_ka"] *= cfg.d_rating_scale
     for k, v in cfg.t_line_derate.items():
@@ -345,13 +414,15 @@ def _set_daily_taps(
     baseline AC power flow (taps held) is closest to the tap setpoint (simbench
     ``autoTapSetp``, else 1.0 pu): the day-ahead positions the on-load tap changers start
     from; the AC check steps them in every period where simbench marks them ``autoTap``.
-    Returns a changed copy."""
+    Returns a changed copy. A transformer without tap limits (a fixed off-nominal ratio, as
+    in pandapower's copies of the IEEE cases) keeps its tap."""
     from tsodso.validation.ac import AcModel
 
     tr = net.trafo
     step = tr.tap_step_percent.fillna(0).to_numpy(float) / 100
     if not len(tr) or not (step > 0).any():
         return net
+    oltc = (step > 0) & tr.tap_min.notna().to_numpy() & tr.tap_max.notna().to_numpy()
     net = copy.deepcopy(net)
     tr = net.trafo
     # pandapower ignores tap_pos unless a tap changer type is set (simbench leaves it None)
@@ -366,12 +437,28 @@ def _set_daily_taps(
     for _ in range(rounds):
         vm = AcModel(net, grid, regulate_taps=False).run(p, q).vm_pu
         v = np.nan_to_num(np.nanmedian(vm[:, lv], axis=0), nan=1.0) if len(vm) else np.ones(len(lv))
-        delta = np.where(step > 0, np.round(sign * (v - setpoint) / np.where(step > 0, step, 1)), 0)
+        delta = np.where(oltc, np.round(sign * (v - setpoint) / np.where(oltc, step, 1)), 0)
         if not delta.any():
             break
         pos = tr.tap_pos.fillna(0).to_numpy(float) + delta
-        tr["tap_pos"] = np.clip(pos, tr.tap_min.fillna(0), tr.tap_max.fillna(0))
+        tr["tap_pos"] = np.where(
+            oltc, np.clip(pos, tr.tap_min.fillna(0), tr.tap_max.fillna(0)), pos
+        )
     return net
+
+
+def scenario_net(cfg: ScenarioConfig) -> pandapowerNet:
+    """The scenario's grid: ``cfg.grid``, with distribution feeders attached where
+    ``cfg.feeders`` asks for them."""
+    net = load_net(cfg.grid)
+    if cfg.feeders is None:
+        return net
+    from tsodso.grids.couple import attach_feeders, largest_load_buses
+
+    f = cfg.feeders
+    buses = list(f.buses) or largest_load_buses(net, f.count)
+    coupled, _ = attach_feeders(net, f.grid, buses, cfg.transmission_min_kv)
+    return coupled
 
 
 def build_scenario(cfg: ScenarioConfig) -> Scenario:
@@ -385,12 +472,13 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
             raise ScenarioConfigError(
                 repr(cfg.name), [f"settlement.baseline = 'historical': {e}"]
             ) from None
-    net = _scale_ratings(load_net(cfg.grid), cfg)
+    net = _scale_ratings(scenario_net(cfg), cfg)
     if unsupported := unsupported_elements(net):
         raise GridSourceError(
             f"grid {cfg.grid!r} has elements the models do not take: {'; '.join(unsupported)}"
             " (scenario grids take buses, lines, 2-winding transformers, switches, loads, static"
-            " generators and external grids: simbench grids, case33bw, CIGRE MV)"
+            " and voltage-controlled generators, shunts and external grids: simbench grids,"
+            " MATPOWER cases, case33bw, CIGRE MV)"
         )
     grid = build_coupled_grid(net, transmission_min_kv=cfg.transmission_min_kv)
     # the DSO's band at each feeder node below the root (the root's voltage is given)
@@ -420,6 +508,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         load_p_mw=full.load_p_mw.iloc[window].reset_index(drop=True) * cfg.load_scale,
         load_q_mvar=full.load_q_mvar.iloc[window].reset_index(drop=True) * cfg.load_scale,
         sgen_p_mw=full.sgen_p_mw.iloc[window].reset_index(drop=True) * cfg.renewable_scale,
+        gen_p_mw=full.gen_p_mw.iloc[window].reset_index(drop=True),
     )
     rng = np.random.default_rng(cfg.seed)
     imbalance = _imbalance(cfg, rng)[window]
@@ -434,6 +523,10 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
     np.add.at(p0, ln[in_l], -prof.load_p_mw.to_numpy().T[in_l])
     np.add.at(q0, ln[in_l], -prof.load_q_mvar.to_numpy().T[in_l])
     np.add.at(p0, sn[in_s], prof.sgen_p_mw.to_numpy().T[in_s])
+    if len(net.gen):  # voltage-controlled generators: nodal injections at their dispatch
+        in_g = net.gen.in_service.to_numpy(dtype=bool)
+        gn = grid.bus_to_node.loc[net.gen.bus].to_numpy()
+        np.add.at(p0, gn[in_g], prof.gen_p_mw.to_numpy().T[in_g])
     if "q_mvar" in net.sgen:
         np.add.at(q0, sn[in_s], np.outer(net.sgen.q_mvar.to_numpy()[in_s], np.ones(t)))
     syn = ders.synthetic

@@ -50,9 +50,9 @@ def _profiles_on_days(scn: Scenario, days: np.ndarray) -> np.ndarray:
     if bad.size:
         raise ValueError(f"days {bad.tolist()} are outside 2016 (expected 0..{DAYS_IN_YEAR - 1})")
     table = ders.element_table.astype(str)
-    unknown = sorted(set(table.tolist()) - {"sgen", "load", ""})
+    unknown = sorted(set(table.tolist()) - {"sgen", "load", "gen", ""})
     if unknown:
-        raise ValueError(f"DER element tables {unknown}: expected 'sgen', 'load' or ''")
+        raise ValueError(f"DER element tables {unknown}: expected 'sgen', 'load', 'gen' or ''")
     is_sgen, is_load = table == "sgen", table == "load"
     sgen_pos = net.sgen.index.get_indexer(ders.element_index[is_sgen])
     load_pos = net.load.index.get_indexer(ders.element_index[is_load])
@@ -72,7 +72,7 @@ def _profiles_on_days(scn: Scenario, days: np.ndarray) -> np.ndarray:
         load = prof.load_p_mw.to_numpy()[:, load_pos] * cfg.load_scale
         out[is_sgen, y] = sgen.T
         out[is_load, y] = -(cfg.ders.flex_load_fraction * np.maximum(load, 0.0)).T
-    repeat = (table == "") & (ders.kind != "battery")
+    repeat = ((table == "") & (ders.kind != "battery")) | (table == "gen")
     out[repeat] = ders.p_base_mw[repeat][:, None, :]
     return out
 
@@ -81,7 +81,8 @@ def der_profile_on_day(scn: Scenario, day: int) -> np.ndarray:
     """(D, T) baseline schedule each DER of ``scn`` would have had on ``day`` of 2016 (0 = 1
     January), same window and scaling as the scenario. Static generators and flexible loads
     follow the grid's profiles of that day; batteries have a zero schedule; EV hubs repeat
-    their scenario schedule (interpretation: their plug-in habits are the same every day).
+    their scenario schedule (interpretation: their plug-in habits are the same every day);
+    voltage-controlled generators repeat their case dispatch (a case has one operating point).
     ``der_profile_on_day(scn, scn.config.day)`` equals ``scn.ders.p_base_mw``."""
     return _profiles_on_days(scn, np.array([day]))[:, 0, :]
 

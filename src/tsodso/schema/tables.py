@@ -84,7 +84,7 @@ DER_COLUMNS: tuple[Column, ...] = (
         "-",
         "str",
         "pandapower table the DER comes from ('' = synthetic)",
-        choices=("sgen", "load", ""),
+        choices=("sgen", "load", "gen", ""),
     ),
     Column("element_index", "-", "int", "index in that table (-1 for synthetic DERs)", lo=-1),
 )

@@ -2,13 +2,17 @@
 power-grid-model, and the violations it finds.
 
 Owns: a direct conversion of the few pandapower element types tsodso uses (bus, line,
-two-winding transformer, external grid) onto fused nodes, with per-node net injections as
-symmetric generators; violation counting. pandapower is the reference for this conversion in
-the tests, never called in a loop here (50-90 ms per call). Must not: know about markets.
+two-winding transformer, shunt, external grid) onto fused nodes, with per-node net injections
+as symmetric generators; voltage-controlled generators (pandapower ``gen``: power-grid-model
+has no PV node) as reactive injections found by an outer loop that holds their nodes at the
+set point; violation counting. pandapower is the reference for this conversion in the tests;
+here it runs only for the periods of a grid with generators that the outer loop cannot solve
+(50-200 ms a period). Must not: know about markets.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 
@@ -29,6 +33,26 @@ from power_grid_model.enum import BranchSide  # type: ignore[attr-defined]
 
 from tsodso.grids.model import CoupledGrid
 from tsodso.grids.topology import line_in_operation, trafo_in_operation
+
+#: PV nodes are held within this of their set point (pu)
+PV_TOL_PU = 1e-6
+#: most outer rounds of the PV loop (each one batch solve); 3 to 6 are typical on case14
+PV_MAX_ROUNDS = 30
+
+
+def _pv_nodes(
+    net: pandapowerNet, grid: CoupledGrid, source_nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes with an in-service voltage-controlled generator and their voltage set points
+    (pu); generators at a source node leave the voltage to the source."""
+    gen = net.get("gen", None)
+    if gen is None or gen.empty:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    on = gen[gen.in_service.astype(bool)]
+    node = grid.bus_to_node.loc[on.bus].to_numpy()
+    keep = ~np.isin(node, source_nodes)
+    nodes, first = np.unique(node[keep], return_index=True)
+    return nodes, on.vm_pu.to_numpy(dtype=float)[keep][first]
 
 
 class AcCheckError(RuntimeError):
@@ -180,6 +204,22 @@ class AcModel:
         source["u_ref_angle"] = np.deg2rad(eg.va_degree.to_numpy(dtype=float))
         source["sk"] = 1e15  # an ideal voltage source, like pandapower's ext_grid
 
+        sh = net.shunt[net.shunt.in_service.astype(bool)] if "shunt" in net else None
+        shunt = initialize_array(
+            DatasetType.input, ComponentType.shunt, 0 if sh is None else len(sh)
+        )
+        if sh is not None and len(sh):
+            # pandapower gives a shunt's consumption p + jq at its rated voltage (times its
+            # step): admittance g - jb = (p + jq) / vn^2 in siemens (MW / kV^2)
+            vn2 = sh.vn_kv.to_numpy(dtype=float) ** 2
+            step = sh.step.to_numpy(dtype=float) if "step" in sh else 1.0
+            shunt["id"] = np.arange(next_id, next_id + len(sh))
+            next_id += len(sh)
+            shunt["node"] = b2n.loc[sh.bus].to_numpy()
+            shunt["status"] = 1
+            shunt["g1"] = sh.p_mw.to_numpy(dtype=float) * step / vn2
+            shunt["b1"] = -sh.q_mvar.to_numpy(dtype=float) * step / vn2
+
         gen = initialize_array(DatasetType.input, ComponentType.sym_gen, n)
         gen["id"] = np.arange(next_id, next_id + n)
         gen["node"] = np.arange(n)
@@ -193,6 +233,7 @@ class AcModel:
             ComponentType.line: line,
             ComponentType.transformer: trafo,
             ComponentType.source: source,
+            ComponentType.shunt: shunt,
             ComponentType.sym_gen: gen,
         }
         if regulator is not None and len(regulator):
@@ -239,6 +280,24 @@ class AcModel:
             vmax.loc[buses].fillna(1.1).to_numpy(float) if vmax is not None else np.full(n, 1.1)
         )
         self.node_is_d = is_d
+        self._pv_nodes, self._pv_set = _pv_nodes(net, grid, source["node"])
+        self._pv_sens_inv = self._pv_sensitivity() if len(self._pv_nodes) else None
+        self._net = net
+        self._pp: tuple[pandapowerNet, np.ndarray] | None = None
+        #: periods of the last ``run`` solved by pandapower's runpp (the PV loop's fallback)
+        self.fallback_periods = 0
+
+    def _pv_sensitivity(self, dq_mvar: float = 1.0) -> np.ndarray:
+        """Inverse of dV/dQ at the PV nodes (pu per Mvar), by finite differences around the
+        unloaded grid: one linear batch (no iteration noise in the differences) of as many
+        periods as PV nodes, plus the base."""
+        k, n = len(self._pv_nodes), self.grid.n_nodes
+        q = np.zeros((n, k + 1))
+        q[self._pv_nodes, np.arange(1, k + 1)] = dq_mvar
+        res = self._batch(np.zeros((n, k + 1)), q, None, 1, linear=True)
+        vm = res.vm_pu[:, self._pv_nodes]
+        sens = (vm[1:] - vm[0]).T / dq_mvar  # sens[i, j]: dV_i / dQ_j
+        return np.asarray(np.linalg.inv(sens))
 
     def _solve(
         self,
@@ -295,7 +354,136 @@ class AcModel:
         The batch is solved by power-grid-model's iterative current method, which factorises
         the admittance matrix once for the whole batch (twice as fast as Newton-Raphson here,
         voltages within 2e-7 pu); periods where it does not converge are solved again by
-        Newton-Raphson."""
+        Newton-Raphson.
+
+        Nodes with voltage-controlled generators (PV nodes) get, on top of ``q_mvar``, the
+        reactive injection that holds them at their set point: an outer loop of batch
+        solves, each correcting those injections by the voltage error times an inverse
+        dV/dQ sensitivity (that of the unloaded grid at first, improved per period by
+        Broyden's update from the steps taken: a quasi-Newton method), until every
+        PV node is within ``PV_TOL_PU`` (a period that does not get there in
+        ``PV_MAX_ROUNDS`` is solved by pandapower's ``runpp``, which has PV buses, and
+        counts as not converged only if that fails too). Reactive limits are not enforced, as
+        in pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
+        inv = self._pv_sens_inv
+        self.fallback_periods = 0
+        if inv is None:
+            return self._batch(p_mw, q_mvar, out_of_service, threads, hold_taps=hold_taps)
+        pv = self._pv_nodes
+        q = np.array(q_mvar, dtype=float, copy=True)
+        T = q.shape[1]
+        h = np.broadcast_to(inv, (T, *inv.shape)).copy()  # per-period inverse Jacobian
+        step = prev = None
+        for rnd in range(PV_MAX_ROUNDS):
+            # the first round is linear: without their generators' reactive power, meshed
+            # grids such as case118 have no power flow solution to start from
+            res = self._batch(p_mw, q, out_of_service, threads, rnd == 0, hold_taps)
+            err = self._pv_set[None, :] - res.vm_pu[:, pv]  # (T, k)
+            err = np.where(res.converged[:, None], np.nan_to_num(err), 0.0)
+            if rnd and np.abs(err).max(initial=0.0) < PV_TOL_PU:
+                break  # every period that converged holds its set points
+            if rnd and not res.converged.any():
+                break  # diverged everywhere: the fallback solves it
+            if step is not None and prev is not None:
+                # Broyden's good update of each period's inverse Jacobian (dQ per dV error)
+                d_err = err - prev
+                h_d = np.einsum("tij,tj->ti", h, d_err)
+                s_h = np.einsum("ti,tij->tj", step, h)
+                den = np.einsum("ti,ti->t", step, h_d)
+                ok = np.abs(den) > 1e-12
+                # err falls as q rises: h approximates -(d err / d q)^-1, hence the signs
+                upd = np.einsum("ti,tj->tij", step + h_d, s_h)
+                h[ok] -= upd[ok] / den[ok, None, None]
+            step = np.einsum("tij,tj->ti", h, err)
+            prev = err if rnd else None  # no secant across the linear first round
+            q[pv] += step.T
+        held = np.abs(np.nan_to_num(self._pv_set[None, :] - res.vm_pu[:, pv])).max(axis=1)
+        bad = ~res.converged | (held >= PV_TOL_PU)
+        return self._runpp_fallback(res, p_mw, q_mvar, np.flatnonzero(bad), out_of_service)
+
+    def _pp_net(self) -> tuple[pandapowerNet, np.ndarray]:
+        """The grid as pandapower solves it for the fallback: loads and static generators
+        replaced by one static generator per node carrying the node's injection, the
+        voltage-controlled generators at 0 MW (their power is in the injections) holding
+        their set points. Built once."""
+        import pandapower as pp
+
+        if self._pp is None:
+            net = copy.deepcopy(self._net)
+            net.load.drop(net.load.index, inplace=True)
+            net.sgen.drop(net.sgen.index, inplace=True)
+            net.gen["p_mw"] = 0.0
+            idx = [pp.create_sgen(net, int(b), p_mw=0.0) for b in self.grid.node_bus]
+            self._pp = (net, np.asarray(idx))
+        return self._pp
+
+    def _pp_loading(self, net: pandapowerNet) -> np.ndarray:
+        """Branch loadings from a pandapower result, as power-grid-model defines them: a
+        line's larger end current over its rated current, a transformer's larger end
+        apparent power over its rating."""
+        is_line = self.branch_kind == "line"
+        out = np.zeros(len(self.branch_kind))
+        lines = self.branch_element[is_line]
+        out[is_line] = net.res_line.loading_percent.loc[lines].to_numpy() / 100
+        tr = self.branch_element[~is_line]
+        r = net.res_trafo.loc[tr]
+        s_hv = np.hypot(r.p_hv_mw.to_numpy(), r.q_hv_mvar.to_numpy())
+        s_lv = np.hypot(r.p_lv_mw.to_numpy(), r.q_lv_mvar.to_numpy())
+        out[~is_line] = np.maximum(s_hv, s_lv) / net.trafo.sn_mva.loc[tr].to_numpy()
+        return np.nan_to_num(out)
+
+    def _runpp_fallback(
+        self,
+        res: AcResult,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        periods: np.ndarray,
+        out_of_service: np.ndarray | None,
+    ) -> AcResult:
+        """Solve ``periods`` the PV loop did not get to by pandapower's ``runpp`` (PV buses,
+        Newton-Raphson; about 50-80 ms a period), one period at a time; a period runpp cannot
+        solve either stays not converged. Returns ``res`` with those periods filled in."""
+        import pandapower as pp
+
+        vm, loading = res.vm_pu.copy(), res.branch_loading.copy()
+        converged = res.converged.copy()
+        converged[periods] = False
+        if len(periods):
+            net, sgen = self._pp_net()
+            for t in periods:
+                net.sgen.loc[sgen, "p_mw"] = p_mw[:, t]
+                net.sgen.loc[sgen, "q_mvar"] = q_mvar[:, t]
+                on = (
+                    ~out_of_service[t]
+                    if out_of_service is not None
+                    else np.ones(len(self.branch_kind), dtype=bool)
+                )
+                for kind in ("line", "trafo"):
+                    mine = self.branch_kind == kind
+                    net[kind].loc[self.branch_element[mine], "in_service"] = on[mine]
+                try:
+                    pp.runpp(net, calculate_voltage_angles=True, trafo_model="pi")
+                except Exception:  # pandapower raises LoadflowNotConverged and others
+                    continue
+                vm[t] = net.res_bus.vm_pu.loc[self.grid.node_bus].to_numpy()
+                loading[t] = self._pp_loading(net)
+                converged[t] = True
+        self.fallback_periods = int(converged[periods].sum())
+        return AcResult(
+            **{**res.__dict__, "vm_pu": vm, "branch_loading": loading, "converged": converged}
+        )
+
+    def _batch(
+        self,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        out_of_service: np.ndarray | None,
+        threads: int,
+        linear: bool = False,
+        hold_taps: np.ndarray | None = None,
+    ) -> AcResult:
+        """One batch power flow with the injections as given (no PV control); ``linear``:
+        power-grid-model's linear method (loads as impedances at 1 pu, no iterations)."""
         T = p_mw.shape[1]
         upd = initialize_array(DatasetType.update, ComponentType.sym_gen, (T, len(self._gen_ids)))
         upd["id"] = self._gen_ids
@@ -333,7 +521,9 @@ class AcModel:
                 update[comp] = held
             regulate = False
         threads = threads or (os.cpu_count() or 1)
-        out, failed = self._solve(update, CalculationMethod.iterative_current, threads, regulate)
+        first = CalculationMethod.linear if linear else CalculationMethod.iterative_current
+        # the linear method (the PV loop's first round) takes the taps as they are
+        out, failed = self._solve(update, first, threads, regulate and not linear)
         if len(failed):  # Newton-Raphson for the periods the fast method could not solve
             again = {k: v[failed] for k, v in update.items()}
             out_nr, failed_nr = self._solve(
@@ -349,7 +539,7 @@ class AcModel:
             for k in (ComponentType.line, ComponentType.transformer)
         ]
         loading = np.hstack(parts)
-        reg = out.get(ComponentType.transformer_tap_regulator) if regulate else None
+        reg = out.get(ComponentType.transformer_tap_regulator) if regulate and not linear else None
         taps = hold_taps if not regulate and self.regulates_taps else None
         if reg is not None:
             taps = reg["tap_pos"]
