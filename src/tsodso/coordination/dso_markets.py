@@ -115,12 +115,10 @@ class DistributionSide:
         step: str,
         accepted_mw: np.ndarray,
         payments_eur: np.ndarray,
-        outside: str | None = None,
     ) -> tuple[Purchase, ...]:
         """One purchase per DSO: what was bought in its area (per scenario bid), which it
-        pays (to its own market, or as the platform's bill for its area). What was bought
-        outside every DSO area goes to ``outside``; without one there must be none (never
-        dropped: a ValueError names the step)."""
+        pays (to its own market, or as the platform's bill for its area). Nothing may be
+        bought outside every DSO area (never dropped: a ValueError names the step)."""
         area = self.bid_area(self.scn.bids)
         out = [
             Purchase(
@@ -132,16 +130,7 @@ class DistributionSide:
             for k, name in enumerate(self.areas.names)
         ]
         beyond = area < 0
-        if outside is not None:
-            out.append(
-                Purchase(
-                    outside,
-                    step,
-                    np.where(beyond, accepted_mw, 0.0),
-                    np.where(beyond, payments_eur, 0.0),
-                )
-            )
-        elif (np.abs(accepted_mw[beyond]) > 0).any() or (np.abs(payments_eur[beyond]) > 0).any():
+        if (np.abs(accepted_mw[beyond]) > 0).any() or (np.abs(payments_eur[beyond]) > 0).any():
             raise ValueError(f"{step}: a DSO purchase outside every DSO area")
         return tuple(out)
 
