@@ -240,20 +240,16 @@ class AcModel:
             data[ComponentType.transformer_tap_regulator] = regulator
         #: whether on-load tap changers step in each period (automatic tap control)
         self.regulates_taps = regulator is not None and len(regulator) > 0
+        # position among the transformers of each regulated one (ids ascend with position)
+        reg_pos = (
+            np.searchsorted(trafo["id"], regulator["regulated_object"])
+            if regulator is not None
+            else np.zeros(0, dtype=int)
+        )
+        self._regulated_ids = trafo["id"][reg_pos]
+        self._tap_start = trafo["tap_pos"][reg_pos].astype(int)
         #: pandapower index of each regulated transformer (the columns of ``tap_pos``)
-        self._regulated_ids = (
-            regulator["regulated_object"].copy() if regulator is not None else np.zeros(0, int)
-        )
-        self._tap_start = (
-            trafo["tap_pos"][np.searchsorted(trafo["id"], regulator["regulated_object"])]
-            if regulator is not None
-            else np.zeros(0, dtype=int)
-        ).astype(int)
-        self.regulated_trafos = (
-            tr.index.to_numpy()[np.searchsorted(trafo["id"], regulator["regulated_object"])]
-            if regulator is not None
-            else np.zeros(0, dtype=int)
-        )
+        self.regulated_trafos = tr.index.to_numpy()[reg_pos]
         self.model = PowerGridModel(
             {k: v for k, v in data.items() if len(v)},
             system_frequency=float(getattr(net, "f_hz", 50.0)),
@@ -510,14 +506,13 @@ class AcModel:
                     f"{(T, len(self.regulated_trafos))}"
                 )
             comp = ComponentType.transformer
-            held = initialize_array(DatasetType.update, comp, (T, len(self._regulated_ids)))
-            held["id"] = self._regulated_ids
-            held["tap_pos"] = hold_taps
             if comp in update:  # outages: both updates in one array of every transformer
                 full = update[comp]
-                col = np.searchsorted(full["id"][0], self._regulated_ids)
-                full["tap_pos"][:, col] = hold_taps
+                full["tap_pos"][:, np.searchsorted(full["id"][0], self._regulated_ids)] = hold_taps
             else:
+                held = initialize_array(DatasetType.update, comp, (T, len(self._regulated_ids)))
+                held["id"] = self._regulated_ids
+                held["tap_pos"] = hold_taps
                 update[comp] = held
             regulate = False
         threads = threads or (os.cpu_count() or 1)
