@@ -4,7 +4,6 @@ to end on the case14-feeders preset."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +71,11 @@ def test_bad_attachments_are_named_together() -> None:
 def test_every_model_runs_on_the_case14_feeders_preset() -> None:
     from tsodso import api
 
-    t0 = time.perf_counter()
     prep = api.prepare("case14-feeders")
     scn = prep.scn
     assert len(scn.grid.feeders) == 3 and scn.config.grid == "matpower:case14"
     assert (scn.ders.element_table == "gen").sum() == 4  # case14's generators offer
     table = api.compare(prep, "all").table()
-    wall = time.perf_counter() - t0
     assert len(table) == 34
     assert (table.status == "optimal").all(), table.status.to_dict()
     assert (table.ac_unconverged_periods == 0).all()
@@ -90,7 +87,6 @@ def test_every_model_runs_on_the_case14_feeders_preset() -> None:
     assert (
         table.loc["smartnet-d", "cost_to_serve_eur"] < table.loc["smartnet-a", "cost_to_serve_eur"]
     )
-    assert wall < 120, wall  # about 15 s on the development machine
 
 
 def test_feeder_fields_are_checked_together() -> None:

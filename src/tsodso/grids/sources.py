@@ -1,5 +1,6 @@
 """Grid importers: simbench codes (with their 2016 quarter-hour profiles), pandapower's
-bundled cases, pandapower JSON files and MATPOWER case files (.m, .mat). simbench grids are
+bundled cases, pandapower JSON files, MATPOWER case files (.m, .mat) and CGMES models
+(``grids.cgmes``). simbench grids are
 cached after the first build.
 
 Owns: turning a grid spec string into a pandapower net plus per-element absolute profiles
@@ -92,12 +93,17 @@ def _simbench_net(code: str) -> pandapowerNet:
 def load_net(spec: str) -> pandapowerNet:
     """Load the grid named by ``spec``: 'simbench:CODE', 'pandapower:CASE', a .json path,
     'matpower:PATH' (a MATPOWER .m or .mat case; a bare name such as 'case14' is a case
-    tsodso ships) or a bare .m / .mat path."""
+    tsodso ships), a bare .m / .mat path or 'cgmes:PATH[,PATH...]' (CGMES 2.4.15 profiles:
+    .zip or .xml files, or folders of them; ``grids.cgmes``)."""
     kind, _, name = spec.partition(":")
     if kind == "simbench" and name:
         return _simbench_net(name)
     if kind == "matpower" and name:
         return matpower_net(name)
+    if kind == "cgmes" and name:
+        from tsodso.grids.cgmes import cgmes_net  # imports this module's error
+
+        return cgmes_net(name)
     if kind == "pandapower" and name:
         import pandapower.networks as pn
 
@@ -112,8 +118,8 @@ def load_net(spec: str) -> pandapowerNet:
     if path.suffix in (".m", ".mat"):
         return matpower_net(spec)
     raise GridSourceError(
-        f"grid {spec!r}: expected 'simbench:CODE', 'pandapower:CASE', 'matpower:PATH' or an "
-        "existing .json, .m or .mat file"
+        f"grid {spec!r}: expected 'simbench:CODE', 'pandapower:CASE', 'matpower:PATH', "
+        "'cgmes:PATH' or an existing .json, .m or .mat file"
     )
 
 

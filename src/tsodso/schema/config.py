@@ -319,7 +319,8 @@ class ScenarioConfig(_Strict):
     grid: Annotated[StrictStr, _text(4096, empty=False)] = Field(
         "simbench:1-HVMV-mixed-all-0-sw",
         description="'simbench:CODE', 'pandapower:CASE', 'matpower:PATH' (a .m or .mat "
-        "case, or 'matpower:case14' as shipped), or a path to a pandapower .json net",
+        "case, or 'matpower:case14' as shipped), 'cgmes:PATH[,PATH...]' (CGMES 2.4.15 .zip "
+        "or .xml files, or folders of them), or a path to a pandapower .json net",
     )
     feeders: FeederCoupling | None = Field(
         None, description="distribution feeders to attach to a transmission case ([feeders])"
