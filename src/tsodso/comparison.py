@@ -44,12 +44,13 @@ class Comparison:
         return round(float(cost) - ref, 2)
 
     def records(self) -> list[dict[str, Any]]:
-        """One record per run: model, family, status, iterations and its KPIs (with the gap
-        to joint)."""
+        """One record per run: model, family, stages, status, iterations and its KPIs (with
+        the gap to joint)."""
         return [
             {
                 "model": r.model.id,
                 "family": r.model.family,
+                "stages": r.model.mechanism.stages,
                 "status": str(r.outcome.status),
                 "iterations": r.outcome.iterations,
                 "kpis": {**r.kpis, "gap_to_joint_eur": self.gap_to_joint_eur(r)},
@@ -60,7 +61,13 @@ class Comparison:
     def table(self) -> pd.DataFrame:
         """One row per model: family, status and every KPI, indexed by model id."""
         rows = [
-            {"model": d["model"], "family": d["family"], "status": d["status"], **d["kpis"]}
+            {
+                "model": d["model"],
+                "family": d["family"],
+                "stages": d["stages"],
+                "status": d["status"],
+                **d["kpis"],
+            }
             for d in self.records()
         ]
         return pd.DataFrame(rows).set_index("model")

@@ -29,10 +29,12 @@ from tsodso.kpi.tables import run_tables
 from tsodso.kpi.unmet import unmet_needs
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
+from tsodso.operation.stages import run_real_time
 from tsodso.registration.grid import GridCheck, static_hosting_check
 from tsodso.registration.products import Registry, register
 from tsodso.scenario.domain import Scenario
 from tsodso.scenario.history import der_history
+from tsodso.schema.mechanism import Mechanism
 from tsodso.validation.ac import AcModel, AcResult
 from tsodso.validation.forecast import operators_forecast
 
@@ -176,6 +178,23 @@ def render_messages(
     return render_log([*messages.messages, *life.messages.messages], ctx, standard, keep)
 
 
+def cleared(prep: Prepared, mech: Mechanism) -> ModelOutcome:
+    """What the markets of ``mech`` bought on ``prep``, at each of its stages
+    (``operation.stages``); presets that share a mechanism share its outcome, and a
+    staged model shares its day-ahead stage with the single-stage one."""
+    key = repr(mech)
+    outcome = prep.cache.outcomes.get(key)
+    if outcome is not None:
+        return outcome
+    if mech.stages == "single":
+        outcome = families.run(prep.ctx, mech)
+    else:
+        day_ahead = cleared(prep, mech.model_copy(update={"stages": "single"}))
+        outcome = run_real_time(prep.ctx, mech, prep.ac_model, day_ahead)
+    prep.cache.outcomes[key] = outcome
+    return outcome
+
+
 def run_model(
     prep: Prepared,
     model: ModelPreset | str,
@@ -188,10 +207,7 @@ def run_model(
     preset = get_model(model) if isinstance(model, str) else model
     t0 = time.perf_counter()
     key = repr(preset.mechanism)
-    outcome = prep.cache.outcomes.get(key)
-    if outcome is None:  # presets that share a mechanism share its outcome
-        outcome = families.run(prep.ctx, preset.mechanism)
-        prep.cache.outcomes[key] = outcome
+    outcome = cleared(prep, preset.mechanism)
     scn = prep.scn
     messages = messages_of(scn, outcome.exchanges)
     needs_history = scn.config.settlement.baseline == "historical" or with_history

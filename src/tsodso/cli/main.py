@@ -17,7 +17,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, get_args
 
 import typer
 from rich.console import Console
@@ -41,6 +41,7 @@ from tsodso.report.files import dumps_strict, output_dir_problems, write_atomic
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError
 from tsodso.schema.environment import environment_problems
+from tsodso.schema.mechanism import Stages
 
 app = typer.Typer(
     add_completion=False,
@@ -56,6 +57,16 @@ out = Console() if sys.stdout.isatty() else Console(width=220)
 ScenarioOpt = Annotated[
     str,
     typer.Option("--scenario", "-s", help=f"preset ({', '.join(PRESETS)}) or a TOML file"),
+]
+STAGE_VALUES = ("model", *get_args(Stages))
+StagesOpt = Annotated[
+    str,
+    typer.Option(
+        "--stages",
+        help="when every model's markets clear: 'model' (each model's own), 'single' (once, "
+        "on the day-ahead nominations: the reference) or 'da_rt' (day-ahead, then real "
+        "time on the realised baselines)",
+    ),
 ]
 TimeLimitOpt = Annotated[
     float,
@@ -103,6 +114,19 @@ def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelP
     if spec.strip() == "all":
         return list(available.values())
     return [available[s.strip()] for s in spec.split(",") if s.strip()]
+
+
+def _stage_problems(stages: str) -> list[str]:
+    if stages in STAGE_VALUES:
+        return []
+    return [f"--stages {stages!r}: expected one of {', '.join(STAGE_VALUES)}"]
+
+
+def _at_stages(chosen: list[ModelPreset], stages: str) -> list[ModelPreset]:
+    """The models with their markets at ``stages`` ('model': as each declares)."""
+    if stages == "model":
+        return chosen
+    return [p.at_stages(stages) for p in chosen]  # type: ignore[arg-type]
 
 
 def _model_problems(spec: str, available: dict[str, ModelPreset]) -> list[str]:
@@ -210,14 +234,15 @@ def compare(
     report: Annotated[
         Path | None, typer.Option("--report", help="also write the HTML report (tsodso report)")
     ] = None,
+    stages: StagesOpt = "model",
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
-    problems = checks.time_limit_problems(time_limit)
+    problems = checks.time_limit_problems(time_limit) + _stage_problems(stages)
     if out_dir is not None:
         problems += output_dir_problems("--out", out_dir)
     cfg = _config(scenario, problems, models)
-    chosen = _resolve_models(models, models_for(cfg))
+    chosen = _at_stages(_resolve_models(models, models_for(cfg)), stages)
     scn = _build(cfg, quiet=as_json)
     details = report_cmd.collector() if out_dir or report else None  # what a report draws
     results, prep = _run_models(
@@ -225,6 +250,7 @@ def compare(
     )
     doc = {
         "scenario": prep.summary(),
+        "stages": stages,
         "results": results,
         "wall_time_s": round(time.perf_counter() - t0, 2),
     }
@@ -273,6 +299,8 @@ def _print_table(doc: dict[str, Any]) -> None:
         f"{reg['grid_check_blocked_der_directions']} DER directions (binding where a model "
         "uses static prequalification)"
     )
+    if doc.get("stages", "model") != "model":
+        out.print(f"[bold]stages[/]: {doc['stages']} for every model")
     cols = [
         ("cost_to_serve_eur", "cost to serve EUR", "{:,.0f}"),  # the headline (kpi.cost)
         ("procurement_cost_eur", "procured EUR", "{:,.0f}"),
@@ -388,6 +416,7 @@ def run(
         bool, typer.Option("--replace", help="replace a non-empty --out directory whole")
     ] = False,
     standard: Annotated[str, typer.Option(help=STANDARD_HELP)] = "region",
+    stages: StagesOpt = "model",
 ) -> None:
     """Run one model through the whole lifecycle (registration, clearing, stacking,
     delivery, baselines, settlement, contingency rules) and write every table (Parquet),
@@ -399,8 +428,8 @@ def run(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     std = check_standard(standard) if standard != "region" else None  # checked up front
     problems = checks.time_limit_problems(time_limit) + run_dir_problems(out_dir, replace)
-    cfg = _config(scenario, problems, model)
-    chosen = _resolve_models(model, models_for(cfg))
+    cfg = _config(scenario, problems + _stage_problems(stages), model)
+    chosen = _at_stages(_resolve_models(model, models_for(cfg)), stages)
     if len(chosen) != 1:
         _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
     preset = chosen[0]

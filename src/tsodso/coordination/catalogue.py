@@ -11,6 +11,7 @@ Owns: ``ModelPreset``, ``CATALOGUE`` and ``models_for``. Must not: run anything.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from tsodso.coordination.families import FAMILIES, check, family_of
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
-from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.mechanism import Mechanism, Stages
 
 CATALOGUE_FILE = "catalogue.toml"
 _ROW_FIELDS = ("name", "region", "source", "description", "interpretation")
@@ -42,6 +43,11 @@ class ModelPreset:
     def family(self) -> str:
         """The mechanism family that runs this model."""
         return family_of(self.mechanism)
+
+    def at_stages(self, stages: Stages) -> ModelPreset:
+        """The same model with its markets clearing at ``stages`` (``Mechanism.stages``)."""
+        mech = Mechanism(**{**self.mechanism.model_dump(), "stages": stages})
+        return dataclasses.replace(self, mechanism=mech)
 
     def as_dict(self) -> dict[str, Any]:
         """Everything about the model as plain JSON-ready values."""

@@ -123,6 +123,10 @@ class ModelOutcome:
     def procurement_cost_eur(self) -> float:
         return float(self.payments_eur.sum())
 
+    def cost_of_purchases(self, buyer: str) -> float:
+        """What ``buyer`` bought, as ordered (before any transfer)."""
+        return float(sum(p.cost_eur for p in self.purchases if p.buyer == buyer))
+
     def cost_of(self, party: str) -> float:
         """What ``party`` pays in the end, as ordered: its purchases plus the transfers it
         pays minus those it receives (a platform that bills everything nets to zero)."""

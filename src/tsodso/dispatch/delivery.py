@@ -59,6 +59,13 @@ class Delivery:
         np.add.at(out, scn.ders.node, self.metered_mw - scn.ders.p_base_mw)
         return out
 
+    def system_change_mw(self, scn: Scenario) -> np.ndarray:
+        """(T,) signed change of the DERs' total injection against their nominations:
+        the flexibility delivered plus the forecast error of their baselines (what the
+        TSO's balance really sees)."""
+        out: np.ndarray = (self.metered_mw - scn.ders.p_base_mw).sum(axis=0)
+        return out
+
     def realised_flex_mw(self) -> np.ndarray:
         """(T,) signed system-wide flexibility really delivered: metered minus what the
         DERs would have done without activation (rebound and failures included, the
@@ -108,13 +115,20 @@ def forecast_error(scn: Scenario) -> np.ndarray:
     return x
 
 
+def true_baseline_mw(scn: Scenario) -> np.ndarray:
+    """(D, T) what each DER really does without activation: its nomination with the
+    forecast error, never changing sign (a generator does not consume)."""
+    base = scn.ders.p_base_mw
+    true = base * (1.0 + forecast_error(scn))
+    out: np.ndarray = np.where(base >= 0, np.maximum(true, 0.0), np.minimum(true, 0.0))
+    return out
+
+
 def deliver(scn: Scenario, setpoint_mw: np.ndarray, clipped_mwh: float = 0.0) -> Delivery:
     """Simulate the delivery of ``setpoint_mw`` (D, T)."""
     d, cfg = scn.ders, scn.config.delivery
     base = d.p_base_mw
-    true = base * (1.0 + forecast_error(scn))
-    gen = base >= 0
-    true = np.where(gen, np.maximum(true, 0.0), np.minimum(true, 0.0))  # no sign flips
+    true = true_baseline_mw(scn)
     rng = np.random.default_rng([scn.config.seed, 3])
     failed = rng.random(len(d)) < cfg.non_delivery_probability
     flex = np.where(failed[:, None], 0.0, setpoint_mw - base)

@@ -70,10 +70,11 @@ def compute_kpis(
     standing = life.stack.accepted_mw
     dl = life.delivery
     activation_cost = float((standing * b.price_eur_per_mwh).sum() * dt)
-    # realised: the TSO's imbalance minus the flexibility DERs really delivered (failures,
-    # rebound and stacking cuts count; the forecast error of DER baselines is reported
-    # apart: no model bought for it)
-    unresolved = float(np.abs(scn.imbalance_mw - dl.realised_flex_mw()).sum() * dt)
+    # realised: the TSO's imbalance minus what the DERs really changed against their
+    # nominations: the flexibility delivered (failures, rebound and stacking cuts count)
+    # and the forecast error of their baselines, which a real-time stage buys for
+    # (``operation.stages``) and a single day-ahead clearing leaves to the TSO's reserves
+    unresolved = float(np.abs(scn.imbalance_mw - dl.system_change_mw(scn)).sum() * dt)
     overload = ac.overload_mwh()
     vexcess = voltage_excess_pu2h(ac)
     curt = scn.ders.curtailable

@@ -87,14 +87,19 @@ def unmet_needs(
     standing = life.stack.accepted_mw
     fam = family_of(mech)
     # ---- imbalance per period ------------------------------------------------------
-    gap = scn.imbalance_mw - life.delivery.realised_flex_mw()
+    gap = scn.imbalance_mw - life.delivery.system_change_mw(scn)
+    flex_gap = scn.imbalance_mw - life.delivery.realised_flex_mw()  # without the error
     for t in np.flatnonzero(np.abs(gap) > TOL_MW):
         d = 1 if gap[t] > 0 else -1
         useful = (b.period == t) & (b.direction == d)
         if "balancing" not in mech.needs:
             why = "not a need of this model"
         elif abs(outcome.unmet_imbalance_mw[t]) <= TOL_MW:
-            why = "lost after the clearing"
+            why = (
+                "lost after the clearing"
+                if abs(flex_gap[t]) > TOL_MW
+                else "the DERs' forecast error, after the last clearing"
+            )
         else:
             left = useful & (b.q_max_mw - standing > TOL_MW)
             why = _reason(

@@ -28,6 +28,7 @@ CostAllocation = Literal["by_need", "proportional", "shapley"]
 ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
 DModel = Literal["operational", "planning"]
 DsoMarkets = Literal["per_dso", "one_platform"]
+Stages = Literal["single", "da_rt"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -68,6 +69,13 @@ class Mechanism(BaseModel):
         "uniform price, its own messages to the TSO) or one platform clears the "
         "distribution side of every DSO at once (one price; the DSOs send it their grid "
         "models); a single market for every need (central, joint) is always one platform",
+    )
+    stages: Stages = Field(
+        "single",
+        description="when the model's markets clear: 'single' once, on the day-ahead "
+        "nominations (the reference); 'da_rt' the same day-ahead clearing, then a real-time "
+        "clearing by the same scheme of what the realised baselines leave (imbalance, "
+        "congestion, voltage) with the bids' remaining capacity",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"

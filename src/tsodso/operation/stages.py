@@ -1,0 +1,149 @@
+"""Market stages (issue 14, item 2; first slice): a day-ahead clearing, then a real-time
+clearing of what the realised day leaves.
+
+``single`` (the reference) clears each model once, on the day-ahead nominations: the
+renewables' and flexible loads' forecast error (``dispatch.delivery``) then goes unbought
+to the realised-imbalance KPI and the AC check. ``da_rt`` keeps that day-ahead clearing
+and adds a real-time one by the same coordination scheme (the same families, operators,
+filters, envelopes and pricing) on the real-time state:
+
+- every DER's baseline is its realised one (``delivery.true_baseline_mw``: the seeded
+  forecast error the delivery simulation uses, the same for every model) plus what the
+  day-ahead stage activated;
+- the TSO's balancing need is the day-ahead imbalance minus the day-ahead activations and
+  the baselines' error; distribution and transmission needs follow from the real-time
+  state's AC power flow (each operator's forecast recalibrated to it, as before the
+  day-ahead stage);
+- the bids offer what the day-ahead stage left of them (``q_max`` minus accepted, the same
+  rows, the same prices: an activation costs the DER the same at either stage).
+
+Interpretations (assumptions, not source rules): the real-time stage clears the whole day
+at once on the realised baselines (perfect foresight within real time, no rolling gate
+closures yet); failures of DERs to deliver are not known to it; a battery's day-ahead
+commitments are not passed to the real-time clearing's state-of-charge limits (stacking
+clips what the two stages together ask beyond them); day-ahead activations are not
+reversed in real time; outages of scenario events are handled by the contingency rules
+(``operation.contingency``), not by the real-time market.
+
+Owns: the real-time state and the merged two-stage outcome. Must not: deliver or settle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tsodso.coordination import families
+from tsodso.coordination.context import MarketContext, der_mw
+from tsodso.coordination.outcome import (
+    ModelOutcome,
+    Purchase,
+    StepRecord,
+    Transfer,
+    worst_status,
+)
+from tsodso.dispatch.delivery import true_baseline_mw
+from tsodso.scenario.domain import Scenario
+from tsodso.schema.mechanism import Mechanism
+from tsodso.validation.ac import AcModel
+from tsodso.validation.forecast import operators_forecast
+
+DAY_AHEAD = "day-ahead"
+REAL_TIME = "real-time"
+
+
+def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
+    """The scenario as the real-time stage sees it after ``day_ahead`` (see the module)."""
+    d = scn.ders
+    accepted = day_ahead.accepted_mw
+    da_der = der_mw(scn, accepted)
+    lo, hi = d.p_base_mw - d.down_mw, d.p_base_mw + d.up_mw
+    da_der = np.clip(d.p_base_mw + da_der, lo, hi) - d.p_base_mw
+    error = true_baseline_mw(scn) - d.p_base_mw
+    moved = da_der + error  # (D, T) real-time baseline minus nomination
+    node_moved = np.zeros_like(scn.node_p0_mw)
+    np.add.at(node_moved, d.node, moved)
+    covered = moved.sum(axis=0)  # (T,) what the day-ahead activations and errors moved
+    # the original imbalance stays where it materialises; what moved is at the DERs
+    node_p0 = scn.node_p0_mw + node_moved - np.outer(scn.imbalance_share, covered)
+    ders = dataclasses.replace(d, p_base_mw=d.p_base_mw + moved)
+    bids = scn.bids.with_caps(np.maximum(scn.bids.q_max_mw - accepted, 0.0))
+    return dataclasses.replace(
+        scn,
+        node_p0_mw=node_p0,
+        imbalance_mw=scn.imbalance_mw - covered,
+        ders=ders,
+        bids=bids,
+    )
+
+
+def run_real_time(
+    ctx: MarketContext, mech: Mechanism, ac_model: AcModel, day_ahead: ModelOutcome
+) -> ModelOutcome:
+    """The real-time stage of ``mech`` after ``day_ahead``, merged with it: one outcome
+    whose purchases, messages and steps are labelled with their stage."""
+    rt_scn = real_time_scenario(ctx.scn, day_ahead)
+    forecast, _ = operators_forecast(
+        rt_scn.grid, ac_model, rt_scn.node_injection_mw(), rt_scn.node_q0_mvar
+    )
+    rt_ctx = MarketContext(rt_scn, forecast, ctx.time_limit_s)
+    real_time = families.run(rt_ctx, mech)
+    return merge_stages(day_ahead, real_time, ctx.scn.dt_h)
+
+
+def _labelled(stage: str, out: ModelOutcome) -> ModelOutcome:
+    def step(name: str) -> str:
+        return f"{stage} {name}"
+
+    return dataclasses.replace(
+        out,
+        purchases=tuple(dataclasses.replace(p, step=step(p.step)) for p in out.purchases),
+        exchanges=tuple(dataclasses.replace(e, step=step(e.step)) for e in out.exchanges),
+        steps=tuple(dataclasses.replace(s, name=step(s.name)) for s in out.steps),
+        transfers=tuple(
+            dataclasses.replace(t, reason=step(t.reason)) for t in out.transfers if t.share is None
+        ),
+    )
+
+
+def _bills(*stages: ModelOutcome) -> tuple[Transfer, ...]:
+    """A platform's bills over every stage: each party owes its share of everything the
+    platform bought at all stages (a stage's bills hold shares of that stage only)."""
+    ordered: dict[tuple[str, str], float] = {}
+    bought: dict[str, float] = {}
+    for out in stages:
+        bills = [t for t in out.transfers if t.share is not None]
+        for payee in {t.payee for t in bills}:
+            bought[payee] = bought.get(payee, 0.0) + out.cost_of_purchases(payee)
+        for t in bills:
+            ordered[t.payer, t.payee] = ordered.get((t.payer, t.payee), 0.0) + t.eur
+    return tuple(
+        Transfer(payer, payee, "bill", eur, eur / bought[payee] if bought[payee] else 0.0)
+        for (payer, payee), eur in ordered.items()
+    )
+
+
+def merge_stages(day_ahead: ModelOutcome, real_time: ModelOutcome, dt_h: float) -> ModelOutcome:
+    """One outcome of two stages: both stages' purchases, transfers, messages and steps
+    (labelled), the imbalance real time leaves, the worse status, and the real-time
+    stage's cost and volume as KPIs of their own."""
+    da, rt = _labelled(DAY_AHEAD, day_ahead), _labelled(REAL_TIME, real_time)
+    rt_kpis = {
+        "rt_procurement_eur": round(real_time.procurement_cost_eur, 2),
+        "rt_activated_mwh": round(float(np.abs(real_time.accepted_mw).sum() * dt_h), 3),
+    }
+    steps: tuple[StepRecord, ...] = da.steps + rt.steps
+    purchases: tuple[Purchase, ...] = da.purchases + rt.purchases
+    return ModelOutcome(
+        status=worst_status(day_ahead.status, real_time.status),
+        purchases=purchases,
+        unmet_imbalance_mw=real_time.unmet_imbalance_mw,
+        exchanges=da.exchanges + rt.exchanges,
+        steps=steps,
+        transfers=da.transfers + rt.transfers + _bills(day_ahead, real_time),
+        iterations=day_ahead.iterations + real_time.iterations,
+        discarded_mwh=day_ahead.discarded_mwh + real_time.discarded_mwh,
+        extra_kpis={**day_ahead.extra_kpis, **rt_kpis},
+        notes=day_ahead.notes + tuple(f"{REAL_TIME}: {n}" for n in real_time.notes),
+    )

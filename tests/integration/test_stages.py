@@ -1,0 +1,87 @@
+"""Market stages (issue 14, item 2): a day-ahead clearing, then a real-time clearing by the
+same scheme on the realised baselines (``operation.stages``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsodso.coordination.catalogue import get_model
+from tsodso.coordination.context import der_mw
+from tsodso.dispatch.delivery import true_baseline_mw
+from tsodso.operation.stages import DAY_AHEAD, REAL_TIME, real_time_scenario
+from tsodso.pipeline import Prepared, prepare, run_model
+from tsodso.scenario.domain import Scenario
+
+
+@pytest.fixture(scope="module")
+def prep(small: Scenario) -> Prepared:
+    return prepare(small)
+
+
+def test_real_time_state_moves_only_what_the_day_ahead_stage_and_the_errors_moved(
+    prep: Prepared,
+) -> None:
+    scn = prep.scn
+    single = run_model(prep, "smartnet-d")
+    rt = real_time_scenario(scn, single.outcome)
+    da_der = der_mw(scn, single.outcome.accepted_mw)
+    moved = da_der + true_baseline_mw(scn) - scn.ders.p_base_mw
+    node_moved = np.zeros_like(scn.node_p0_mw)
+    np.add.at(node_moved, scn.ders.node, moved)
+    # the physical injections: the forecast plus what moved at each DER; the original
+    # imbalance stays where it materialises
+    assert np.allclose(rt.node_injection_mw(), scn.node_injection_mw() + node_moved)
+    # the TSO's need: what the day-ahead activations and the errors left
+    assert np.allclose(rt.imbalance_mw, scn.imbalance_mw - moved.sum(axis=0))
+    # the bids offer what is left of them, never less than nothing
+    left = scn.bids.q_max_mw - single.outcome.accepted_mw
+    assert np.allclose(rt.bids.q_max_mw, np.maximum(left, 0.0))
+    assert (rt.bids.q_max_mw >= 0).all()
+
+
+def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:
+    single = run_model(prep, "smartnet-d")
+    staged = run_model(prep, get_model("smartnet-d").at_stages("da_rt"))
+    assert staged.model.mechanism.stages == "da_rt"
+    da = [p for p in staged.outcome.purchases if p.step.startswith(DAY_AHEAD)]
+    rt = [p for p in staged.outcome.purchases if p.step.startswith(REAL_TIME)]
+    assert da and rt
+    # the day-ahead stage is the single-stage clearing, unchanged
+    assert np.array_equal(sum(p.accepted_mw for p in da), single.outcome.accepted_mw)
+    # both stages together stay within every bid
+    assert (staged.outcome.accepted_mw <= prep.scn.bids.q_max_mw + 1e-6).all()
+    k, s = staged.kpis, single.kpis
+    assert k["rt_activated_mwh"] > 1.0 and k["rt_procurement_eur"] > 0
+    # buying for the DERs' forecast error leaves less imbalance and costs less to serve
+    assert k["unresolved_imbalance_mwh"] < s["unresolved_imbalance_mwh"]
+    assert k["cost_to_serve_eur"] < s["cost_to_serve_eur"]
+    assert k["procurement_cost_eur"] > s["procurement_cost_eur"]
+    # the messages and steps of each stage are labelled; the books still balance
+    steps = {m.step.split(" ")[0] for m in staged.messages.messages}
+    assert steps == {DAY_AHEAD, REAL_TIME}
+    assert k["ledger_total_cents"] == 0
+    # the platform bills both stages' purchases on: it keeps nothing
+    assert k["settled_mo_eur"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_tso_only_model_and_a_joint_one_differ_in_what_real_time_fixes(
+    prep: Prepared,
+) -> None:
+    # the real-time stage of a TSO-only market sees no distribution needs: the feeders'
+    # voltage problems stay; the joint market's real-time stage keeps them away
+    a = run_model(prep, get_model("smartnet-a").at_stages("da_rt")).kpis
+    d = run_model(prep, get_model("smartnet-d").at_stages("da_rt")).kpis
+    assert a["voltage_violations"] > 10 * max(d["voltage_violations"], 1)  # type: ignore[operator]
+    assert d["dso_cost_eur"] > 0 and a["dso_cost_eur"] == 0
+
+
+def test_cli_refuses_an_unknown_stage_value() -> None:
+    from typer.testing import CliRunner
+
+    from tsodso.cli.main import app
+
+    res = CliRunner().invoke(app, ["compare", "-s", "small", "--stages", "weekly"])
+    assert res.exit_code != 0
+    assert "--stages 'weekly': expected one of model, single, da_rt" in res.output
+    assert "Traceback" not in res.output
