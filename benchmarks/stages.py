@@ -1,0 +1,63 @@
+"""Market stages: the wall time of a model run with one clearing (``single``) against a
+day-ahead plus real-time one (``da_rt``), each on its own freshly prepared scenario so
+that no clearing is shared between the two (issue 14: the staged run within 2x).
+
+    .venv/bin/python benchmarks/stages.py [--full] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import pandas as pd
+
+from tsodso.coordination.catalogue import get_model
+from tsodso.pipeline import prepare, run_model
+from tsodso.scenario.build import build_scenario
+from tsodso.schema.config import load_config
+from tsodso.schema.mechanism import Stages
+
+MODELS = ("smartnet-a", "smartnet-b", "smartnet-d", "oen-hybrid", "coordinet-fragmented")
+
+
+def _time(scenario: str, model: str, stages: Stages, repeats: int) -> tuple[float, float]:
+    scn = build_scenario(load_config(scenario))
+    walls, rt = [], 0.0
+    for _ in range(repeats):
+        prep = prepare(scn)
+        t0 = time.perf_counter()
+        res = run_model(prep, get_model(model).at_stages(stages))
+        walls.append(time.perf_counter() - t0)
+        rt = float(res.kpis.get("rt_activated_mwh") or 0.0)
+    return statistics.median(walls), rt
+
+
+def main() -> None:
+    """Print one row per scenario and model: medians of each setting and their ratio."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--full", action="store_true", help="also the 96-period default scenario")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for scenario in ("small", "default") if args.full else ("small",):
+        for model in MODELS:
+            single, _ = _time(scenario, model, "single", args.repeats)
+            staged, rt_mwh = _time(scenario, model, "da_rt", args.repeats)
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "model": model,
+                    "single_s": round(single, 3),
+                    "da_rt_s": round(staged, 3),
+                    "ratio": round(staged / single, 2),
+                    "rt_activated_mwh": round(rt_mwh, 1),
+                }
+            )
+    print("## Market stages: single vs day-ahead + real time (medians)")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
