@@ -214,10 +214,12 @@ def run_model(
     history = prep.history_mw() if needs_history else None
     life = run_lifecycle(scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime)
     delta = life.delivery.node_delta_mw(scn)
+    # the tap changers step from where the forecast put them (``AcModel.run``)
     ac = prep.ac_model.run(
         scn.node_injection_mw(delta),
         scn.node_q0_mvar,
         out_of_service=prep.realtime.out_of_service,
+        start_taps=prep.baseline.tap_pos,
     )
     std = standard or standard_of(preset.region)
     ekey = (key, std)  # the same mechanism sends the same messages: rendered once

@@ -340,12 +340,17 @@ class AcModel:
         threads: int = 0,
         out_of_service: np.ndarray | None = None,
         hold_taps: np.ndarray | None = None,
+        start_taps: np.ndarray | None = None,
     ) -> AcResult:
         """AC power flow for every period; ``p_mw``, ``q_mvar`` are node injections (N, T).
         ``out_of_service`` (T, branches) marks branches that are open in a period
         (outages); their loading is reported as 0. ``threads``: 0 = every core.
         ``hold_taps`` (T, regulated transformers) holds the tap changers at these positions
-        instead of letting them step (e.g. a forecast's positions, ``AcResult.tap_pos``).
+        instead of letting them step (e.g. a forecast's positions, ``AcResult.tap_pos``);
+        ``start_taps`` (same shape) lets them step from these positions instead of the
+        day's starting ones (a tap changer stays where it is while its voltage is in band:
+        started from the forecast's positions it moves only where the delivered state
+        takes the voltage out of band).
 
         The batch is solved by power-grid-model's iterative current method, which factorises
         the admittance matrix once for the whole batch (twice as fast as Newton-Raphson here,
@@ -364,7 +369,9 @@ class AcModel:
         inv = self._pv_sens_inv
         self.fallback_periods = 0
         if inv is None:
-            return self._batch(p_mw, q_mvar, out_of_service, threads, hold_taps=hold_taps)
+            return self._batch(
+                p_mw, q_mvar, out_of_service, threads, hold_taps=hold_taps, start_taps=start_taps
+            )
         pv = self._pv_nodes
         q = np.array(q_mvar, dtype=float, copy=True)
         T = q.shape[1]
@@ -373,7 +380,7 @@ class AcModel:
         for rnd in range(PV_MAX_ROUNDS):
             # the first round is linear: without their generators' reactive power, meshed
             # grids such as case118 have no power flow solution to start from
-            res = self._batch(p_mw, q, out_of_service, threads, rnd == 0, hold_taps)
+            res = self._batch(p_mw, q, out_of_service, threads, rnd == 0, hold_taps, start_taps)
             err = self._pv_set[None, :] - res.vm_pu[:, pv]  # (T, k)
             err = np.where(res.converged[:, None], np.nan_to_num(err), 0.0)
             if rnd and np.abs(err).max(initial=0.0) < PV_TOL_PU:
@@ -477,6 +484,7 @@ class AcModel:
         threads: int,
         linear: bool = False,
         hold_taps: np.ndarray | None = None,
+        start_taps: np.ndarray | None = None,
     ) -> AcResult:
         """One batch power flow with the injections as given (no PV control); ``linear``:
         power-grid-model's linear method (loads as impedances at 1 pu, no iterations)."""
@@ -499,22 +507,23 @@ class AcModel:
                 b["to_status"] = closed
                 update[comp] = b
         regulate = self.regulates_taps
-        if hold_taps is not None and self.regulates_taps:
-            if hold_taps.shape != (T, len(self.regulated_trafos)):
+        given = hold_taps if hold_taps is not None else start_taps
+        if given is not None and self.regulates_taps:
+            if given.shape != (T, len(self.regulated_trafos)):
                 raise ValueError(
-                    f"hold_taps has shape {hold_taps.shape}, expected "
+                    f"tap positions have shape {given.shape}, expected "
                     f"{(T, len(self.regulated_trafos))}"
                 )
             comp = ComponentType.transformer
             if comp in update:  # outages: both updates in one array of every transformer
                 full = update[comp]
-                full["tap_pos"][:, np.searchsorted(full["id"][0], self._regulated_ids)] = hold_taps
+                full["tap_pos"][:, np.searchsorted(full["id"][0], self._regulated_ids)] = given
             else:
                 held = initialize_array(DatasetType.update, comp, (T, len(self._regulated_ids)))
                 held["id"] = self._regulated_ids
-                held["tap_pos"] = hold_taps
+                held["tap_pos"] = given
                 update[comp] = held
-            regulate = False
+            regulate = hold_taps is None  # started from ``start_taps``, the changers step
         threads = threads or (os.cpu_count() or 1)
         first = CalculationMethod.linear if linear else CalculationMethod.iterative_current
         # the linear method (the PV loop's first round) takes the taps as they are
