@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +46,8 @@ class RenderContext:
     """What a rendering needs beyond a message: the scenario's day and time step, each
     DER's and node's congestion point (its feeder's id) and bus, the bids' prices and
     caps by (DER, period, direction), and, after settlement, the settlement lines and the
-    baseline (DER, period) they were settled on."""
+    baseline (DER, period) they were settled on; the imbalance penalty prices a TSO's need
+    where a standard asks a price of it (UMEI's buy orders)."""
 
     day: date
     first_period: int
@@ -61,6 +62,7 @@ class RenderContext:
     period_iso: tuple[str, ...]  # (T,) local start of each period, ISO 8601
     settlement_lines: pd.DataFrame | None = None
     baseline_mw: np.ndarray | None = None  # (D, T) settled baseline injection
+    imbalance_eur_per_mwh: float = float("nan")  # the scenario's imbalance penalty
 
     @classmethod
     def of(
@@ -102,6 +104,7 @@ class RenderContext:
             period_iso=iso,
             settlement_lines=settlement_lines,
             baseline_mw=baseline_mw,
+            imbalance_eur_per_mwh=float(scn.config.penalties.imbalance_eur_per_mwh),
         )
 
     def isp(self, period: int) -> int:
@@ -136,6 +139,11 @@ class Document:
     name: str
     size: int
     body: bytes = b""
+
+
+#: a standard's renderer: (message, its index, context, state shared along the log) -> its
+#: documents, or None where the standard has none for it
+Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
 
 
 @dataclass(frozen=True)

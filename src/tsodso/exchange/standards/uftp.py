@@ -38,13 +38,12 @@ Owns: the UFTP documents. Must not: decide what is exchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards.base import Document, RenderContext, message_id
+from tsodso.exchange.standards.base import Document, RenderContext, Renderer, message_id
 
 NAME = "uftp"
 LABEL = "USEF UFTP 3.1.0 XML"
@@ -280,8 +279,6 @@ def _doc(msg: Message, i: int, doc_type: str, tag: str, body: str) -> Document:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
     return Document(NAME, doc_type, f"{i:06d}-{msg.kind}-{doc_type}-{safe}.xml", len(raw), raw)
 
-
-Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
 
 RENDERERS: dict[str, Renderer] = {
     "bids": _bids,
