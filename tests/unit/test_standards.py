@@ -22,6 +22,7 @@ from tsodso.exchange.standards.base import Document, RenderedLog
 from tsodso.exchange.standards.imports import (
     StandardImportError,
     bids_from_flex_offers,
+    bids_from_umei_orders,
     read_der_controls,
     read_flex_offers,
 )
@@ -366,3 +367,29 @@ def test_umei_validation_rejects_broken_documents(umei_log: RenderedLog) -> None
     validate(edited(readings, lambda r: r[0].update(power=-0.007)))  # binary floats pass
     with pytest.raises(DocumentInvalid, match="not a UMEI component"):
         validate(Document("umei", "Baseline", "x.json", 2, b"{}"))
+
+
+def test_umei_orders_read_back_into_the_bid_table(
+    small_prepared: Prepared, umei_log: RenderedLog
+) -> None:
+    scn = small_prepared.scn
+    first = next(m for m in umei_log.messages if m.message.kind == "bids")
+    back = bids_from_umei_orders(scn, first.documents)  # its portfolios and orders
+    sent = first.message.payload
+    der = np.array([list(scn.ders.id).index(d) for d in sent["der"]])
+    assert len(back) == len(der)
+    np.testing.assert_array_equal(back.der, der)  # in the message's order
+    np.testing.assert_array_equal(back.period, sent["period"])
+    np.testing.assert_array_equal(back.direction, sent["direction"])
+    np.testing.assert_array_equal(back.node, scn.ders.node[der])
+    np.testing.assert_array_equal(back.aggregator, scn.ders.aggregator[der])
+    np.testing.assert_allclose(back.q_max_mw, sent["q_max_mw"], atol=5e-7)  # whole W
+    np.testing.assert_allclose(back.price_eur_per_mwh, sent["price"], atol=5e-5 + 1e-9)
+    # an order whose portfolio is not among the documents, or off the day, is refused
+    order = next(d for d in first.documents if d.doc_type == "Order")
+    with pytest.raises(StandardImportError, match="not among docs"):
+        bids_from_umei_orders(scn, [order])
+    portfolios = [d for d in first.documents if d.doc_type == "Portfolio"]
+    late = _edit(order, '"periodFrom":"2016-', '"periodFrom":"2017-')
+    with pytest.raises(StandardImportError, match="2017-.* is not one of the day's periods"):
+        bids_from_umei_orders(scn, [*portfolios, late])

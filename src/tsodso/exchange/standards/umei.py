@@ -37,7 +37,8 @@ are UTC with ``Z``, as UMEI's descriptions ask (the same instants as the other s
 Europe/Berlin times).
 
 Tests validate every document against ``umei_schema.json``, tsodso's own transcription of
-the UMEI components it renders (not an upstream package: there is none).
+the UMEI components it renders (not an upstream package: there is none);
+``imports.bids_from_umei_orders`` reads the sell orders back into a bid table.
 
 Owns: the UMEI objects. Must not: decide what is exchanged.
 """
