@@ -11,6 +11,7 @@ assumption: the day's wall clock, whatever region's standard renders it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -39,6 +40,13 @@ def message_id(*parts: object) -> str:
     h = hashlib.sha1(ID_NAMESPACE.bytes + "/".join(map(str, parts)).encode()).hexdigest()
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+@functools.cache
+def object_id(standard: str, kind: str, name: str) -> str:
+    """The deterministic id of a standard's named object (a market, a portfolio), cached:
+    a log names the same few many times."""
+    return message_id(standard, kind, name)
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,20 @@ class Document:
 #: a standard's renderer: (message, its index, context, state shared along the log) -> its
 #: documents, or None where the standard has none for it
 Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
+
+
+def by_kind(renderers: Mapping[str, Renderer], standard: str) -> Renderer:
+    """A standard's renderer from its renderer per message kind: None (the JSON fallback)
+    for a kind it has none for."""
+
+    def render(
+        msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
+    ) -> list[Document] | None:
+        fn = renderers.get(msg.kind)
+        return None if fn is None else fn(msg, index, ctx, state)
+
+    render.__doc__ = f"The {standard} documents of one message, or None where it has none."
+    return render
 
 
 @dataclass(frozen=True)

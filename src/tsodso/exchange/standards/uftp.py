@@ -43,7 +43,13 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards.base import Document, RenderContext, Renderer, message_id
+from tsodso.exchange.standards.base import (
+    Document,
+    RenderContext,
+    Renderer,
+    by_kind,
+    message_id,
+)
 
 NAME = "uftp"
 LABEL = "USEF UFTP 3.1.0 XML"
@@ -290,10 +296,5 @@ RENDERERS: dict[str, Renderer] = {
     "remittance": _settlement,
 }
 
-
-def render(
-    msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
-) -> list[Document] | None:
-    """The UFTP documents of one message, or None where UFTP has no message for it."""
-    fn = RENDERERS.get(msg.kind)
-    return None if fn is None else fn(msg, index, ctx, state)
+#: the UFTP documents of one message, or None where UFTP has none
+render = by_kind(RENDERERS, "UFTP")

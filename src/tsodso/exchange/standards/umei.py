@@ -61,7 +61,9 @@ from tsodso.exchange.standards.base import (
     Document,
     RenderContext,
     Renderer,
+    by_kind,
     message_id,
+    object_id,
 )
 
 NAME = "umei"
@@ -88,16 +90,14 @@ def periods_utc(ctx: RenderContext) -> tuple[tuple[str, str], ...]:
     return _utc(ctx.day, ctx.first_period, ctx.dt_h, len(ctx.period_iso))
 
 
-@functools.cache
 def portfolio_id(der: str) -> str:
     """The id of a DER's portfolio."""
-    return message_id(NAME, "portfolio", der)
+    return object_id(NAME, "portfolio", der)
 
 
-@functools.cache
 def market_id(operator: str) -> str:
     """The id of an operator's flexibility market."""
-    return message_id(NAME, "market", operator)
+    return object_id(NAME, "market", operator)
 
 
 def regulation(direction: int) -> str:
@@ -266,10 +266,5 @@ RENDERERS: dict[str, Renderer] = {
     "meter_data": _meter,
 }
 
-
-def render(
-    msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
-) -> list[Document] | None:
-    """The UMEI objects of one message, or None where UMEI has none."""
-    fn = RENDERERS.get(msg.kind)
-    return None if fn is None else fn(msg, index, ctx, state)
+#: the UMEI documents of one message, or None where UMEI has none
+render = by_kind(RENDERERS, "UMEI")
