@@ -1,23 +1,28 @@
 """Messages in the field's standards: one model of each region renders its log in its
 region's standard, every document validates against the standard's schema as its package
-models it, the byte KPIs are the documents' sizes, archives and imports round-trip, and the
-validators reject broken documents."""
+models it (UMEI, selectable, against tsodso's transcription of its components), the byte
+KPIs are the documents' sizes, archives and imports round-trip, and the validators reject
+broken documents."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
 
 import numpy as np
 import pytest
 
 from tsodso.exchange.standards import RenderContext, render_log, standard_of
 from tsodso.exchange.standards.archive import read_archive, write_archives
-from tsodso.exchange.standards.base import Document
+from tsodso.exchange.standards.base import Document, RenderedLog
 from tsodso.exchange.standards.imports import (
     StandardImportError,
     bids_from_flex_offers,
+    bids_from_umei_orders,
     read_der_controls,
     read_flex_offers,
 )
@@ -249,3 +254,142 @@ def test_unknown_standard_is_refused(runs: dict[str, RunResult]) -> None:
     run = runs["smartnet-b"]
     with pytest.raises(ValueError, match="unknown standard 'x'.*uftp"):
         render_log(run.messages.messages, RenderContext.of(run.prepared.scn), "x")
+
+
+# --- UMEI (selectable, no region's default) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def umei_log(runs: dict[str, RunResult]) -> RenderedLog:
+    """oen-hybrid's log in UMEI: bids, a TSO's needs, activations and meter data."""
+    return runs["oen-hybrid"].rendered("umei")
+
+
+def _objects(log: RenderedLog, doc_type: str) -> list[tuple[int, Any]]:
+    return [
+        (m.index, json.loads(d.body))
+        for m in log.messages
+        for d in m.documents
+        if d.doc_type == doc_type
+    ]
+
+
+def test_every_umei_document_validates(runs: dict[str, RunResult], umei_log: RenderedLog) -> None:
+    types: Counter[str] = Counter()
+    for m in umei_log.messages:
+        assert m.documents, f"message {m.index} ({m.message.kind}) rendered to nothing"
+        for d in m.documents:
+            validate(d)  # against tsodso's transcription of the UMEI components
+            types[d.doc_type] += 1
+    must = {"Market", "Portfolio", "Order", "TradeSearchResult", "MeterReadings"}
+    assert must <= set(types), sorted(types)
+    kinds = Counter(m.message.kind for m in umei_log.messages if m.encoding == "umei")
+    assert set(kinds) == {"bids", "needs", "activation", "meter_data"}
+    scn = runs["oen-hybrid"].prepared.scn
+    # one portfolio per DER named, each once; every order and trade names a published one
+    portfolios = {o["id"]: o for _, o in _objects(umei_log, "Portfolio")}
+    assert len(portfolios) == len({o["name"] for o in portfolios.values()}) == len(scn.ders.id)
+    orders = {o["id"]: o for _, o in _objects(umei_log, "Order")}
+    sides = Counter(o["side"] for o in orders.values())
+    assert sides["Buy"] == int((np.abs(scn.imbalance_mw) > 5e-7).sum())
+    bids = sum(len(m.message.payload["der"]) for m in umei_log.messages if m.message.kind == "bids")
+    assert sides["Sell"] == bids
+    trades = [t for _, r in _objects(umei_log, "TradeSearchResult") for t in r["items"]]
+    assert trades and all(orders[t["orderId"]]["marketId"] == t["marketId"] for t in trades)
+    assert {t["portfolioId"] for t in trades} <= set(portfolios)
+    # meter data: one reading per DER and period, MW to the kW, production positive
+    (_, readings), *_ = _objects(umei_log, "MeterReadings")
+    first = next(m.message for m in umei_log.messages if m.message.kind == "meter_data")
+    p_mw = np.atleast_2d(first.payload["p_mw"])
+    assert len(readings) == p_mw.size
+    np.testing.assert_allclose([r["power"] for r in readings], p_mw.ravel(), atol=5e-4 + 1e-12)
+
+
+def test_umei_orders_carry_the_bids(runs: dict[str, RunResult], umei_log: RenderedLog) -> None:
+    scn = runs["oen-hybrid"].prepared.scn
+    ctx = RenderContext.of(scn)
+    der_of = {o["id"]: o["name"] for _, o in _objects(umei_log, "Portfolio")}
+    # UTC with Z, the same instants as the scenario's local periods
+    utc = [ctx.start(t).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in range(scn.periods)]
+    m = next(m for m in umei_log.messages if m.message.kind == "bids")
+    got = [json.loads(d.body) for d in m.documents if d.doc_type == "Order"]
+    sent = m.message.payload
+    assert len(got) == len(sent["der"])
+    for k, o in enumerate(got):
+        assert der_of[o["portfolioId"]] == str(sent["der"][k])
+        assert o["gridNodeId"] == ctx.der_cp(str(sent["der"][k]))
+        assert o["regulationType"] == ("Up" if sent["direction"][k] > 0 else "Down")
+        assert o["periodFrom"] == utc[int(sent["period"][k])]
+        (pp,) = o["pricePoints"]
+        assert abs(pp["quantity"] - sent["q_max_mw"][k]) <= 5e-7
+        assert abs(pp["unitPrice"] - sent["price"][k]) <= 5e-5 + 1e-9
+
+
+def test_umei_bytes_are_kpis_and_defaults_do_not_move(
+    small_prepared: Prepared, runs: dict[str, RunResult]
+) -> None:
+    run = run_model(small_prepared, "smartnet-b", standard="umei")
+    assert run.standard == "umei"
+    enc = run.rendered().bytes_by_encoding()
+    assert run.kpis["message_bytes_umei"] == enc["umei"]
+    assert run.kpis["message_bytes"] == sum(enc.values())
+    assert run.kpis["messages"] == runs["smartnet-b"].kpis["messages"]
+    # the EU model's default stays UFTP, with the same bytes as before
+    assert standard_of("EU") == "uftp" and "message_bytes_umei" not in runs["smartnet-b"].kpis
+
+
+def test_umei_validation_rejects_broken_documents(umei_log: RenderedLog) -> None:
+    order = next(d for m in umei_log.messages for d in m.documents if d.doc_type == "Order")
+
+    def edited(d: Document, change: Callable[[Any], None]) -> Document:
+        obj = json.loads(d.body)
+        change(obj)
+        raw = json.dumps(obj).encode()
+        return Document(d.encoding, d.doc_type, d.name, len(raw), raw)
+
+    with pytest.raises(DocumentInvalid, match="'side' is a required property"):
+        validate(edited(order, lambda o: o.pop("side")))
+    with pytest.raises(DocumentInvalid, match="'Sideways' is not one of"):
+        validate(edited(order, lambda o: o.update(regulationType="Sideways")))
+    with pytest.raises(DocumentInvalid, match="fits no alternative.*portfolioId"):
+        validate(edited(order, lambda o: o.pop("portfolioId")))
+    with pytest.raises(DocumentInvalid, match="periodFrom"):
+        validate(edited(order, lambda o: o.update(periodFrom="2016-08-12T11:00:00+02:00")))
+    with pytest.raises(DocumentInvalid, match="'colour' was unexpected"):
+        validate(edited(order, lambda o: o.update(colour="red")))
+    with pytest.raises(DocumentInvalid, match="'unitPrice' is a required property"):
+        validate(edited(order, lambda o: o["pricePoints"][0].pop("unitPrice")))
+    readings = next(
+        d for m in umei_log.messages for d in m.documents if d.doc_type == "MeterReadings"
+    )
+    with pytest.raises(DocumentInvalid, match=r"MeterReadings/0/power: 0\.0005 is not a multiple"):
+        validate(edited(readings, lambda r: r[0].update(power=0.0005)))
+    validate(edited(readings, lambda r: r[0].update(power=-0.007)))  # binary floats pass
+    with pytest.raises(DocumentInvalid, match="not a UMEI component"):
+        validate(Document("umei", "Baseline", "x.json", 2, b"{}"))
+
+
+def test_umei_orders_read_back_into_the_bid_table(
+    small_prepared: Prepared, umei_log: RenderedLog
+) -> None:
+    scn = small_prepared.scn
+    first = next(m for m in umei_log.messages if m.message.kind == "bids")
+    back = bids_from_umei_orders(scn, first.documents)  # its portfolios and orders
+    sent = first.message.payload
+    der = np.array([list(scn.ders.id).index(d) for d in sent["der"]])
+    assert len(back) == len(der)
+    np.testing.assert_array_equal(back.der, der)  # in the message's order
+    np.testing.assert_array_equal(back.period, sent["period"])
+    np.testing.assert_array_equal(back.direction, sent["direction"])
+    np.testing.assert_array_equal(back.node, scn.ders.node[der])
+    np.testing.assert_array_equal(back.aggregator, scn.ders.aggregator[der])
+    np.testing.assert_allclose(back.q_max_mw, sent["q_max_mw"], atol=5e-7)  # whole W
+    np.testing.assert_allclose(back.price_eur_per_mwh, sent["price"], atol=5e-5 + 1e-9)
+    # an order whose portfolio is not among the documents, or off the day, is refused
+    order = next(d for d in first.documents if d.doc_type == "Order")
+    with pytest.raises(StandardImportError, match="not among docs"):
+        bids_from_umei_orders(scn, [order])
+    portfolios = [d for d in first.documents if d.doc_type == "Portfolio"]
+    late = _edit(order, '"periodFrom":"2016-', '"periodFrom":"2017-')
+    with pytest.raises(StandardImportError, match="2017-.* is not one of the day's periods"):
+        bids_from_umei_orders(scn, [*portfolios, late])

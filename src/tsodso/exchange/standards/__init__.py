@@ -1,34 +1,36 @@
 """A run's message log in the field's own standards: USEF UFTP (EU, and GB as an
-assumption), IEEE 2030.5 / CSIP-AUS (AU) and OpenADR 3 (NA); JSON, named as such, for the
-messages a standard does not cover. ``render_log`` renders a log, ``standard_of`` gives a
-region's standard, ``read_flex_offers`` and ``read_der_controls`` read documents back.
+assumption), IEEE 2030.5 / CSIP-AUS (AU) and OpenADR 3 (NA), and EUniversal's UMEI market
+API, selectable for any model (``--standard umei``; no region's default); JSON, named as
+such, for the messages a standard does not cover. ``render_log`` renders a log,
+``standard_of`` gives a region's standard, ``read_flex_offers`` and ``read_der_controls``
+read documents back.
 
-EUniversal's UMEI is not rendered: it has no package and no schema that could be vendored
-here to validate against (see the README).
+UMEI has no package: its documents are checked against ``umei_schema.json``, tsodso's own
+transcription of the UMEI OpenAPI components it renders (see ``umei`` and the README).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards import csip_aus, openadr3, uftp
+from tsodso.exchange.standards import csip_aus, openadr3, uftp, umei
 from tsodso.exchange.standards.base import (
     JSON,
     Document,
     RenderContext,
     RenderedLog,
     RenderedMessage,
+    Renderer,
     json_document,
 )
-
-Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
 
 #: every standard by name: (label, renderer); "json" renders nothing of its own
 STANDARDS: dict[str, tuple[str, Renderer | None]] = {
     uftp.NAME: (uftp.LABEL, uftp.render),
     csip_aus.NAME: (csip_aus.LABEL, csip_aus.render),
     openadr3.NAME: (openadr3.LABEL, openadr3.render),
+    umei.NAME: (umei.LABEL, umei.render),
     JSON: ("tsodso compact JSON", None),
 }
 #: the standard each catalogue region uses (GB: UFTP, an assumption)

@@ -11,10 +11,11 @@ assumption: the day's wall clock, whatever region's standard renders it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,12 +42,20 @@ def message_id(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
+@functools.cache
+def object_id(standard: str, kind: str, name: str) -> str:
+    """The deterministic id of a standard's named object (a market, a portfolio), cached:
+    a log names the same few many times."""
+    return message_id(standard, kind, name)
+
+
 @dataclass(frozen=True)
 class RenderContext:
     """What a rendering needs beyond a message: the scenario's day and time step, each
     DER's and node's congestion point (its feeder's id) and bus, the bids' prices and
     caps by (DER, period, direction), and, after settlement, the settlement lines and the
-    baseline (DER, period) they were settled on."""
+    baseline (DER, period) they were settled on; the imbalance penalty prices a TSO's need
+    where a standard asks a price of it (UMEI's buy orders)."""
 
     day: date
     first_period: int
@@ -61,6 +70,7 @@ class RenderContext:
     period_iso: tuple[str, ...]  # (T,) local start of each period, ISO 8601
     settlement_lines: pd.DataFrame | None = None
     baseline_mw: np.ndarray | None = None  # (D, T) settled baseline injection
+    imbalance_eur_per_mwh: float = float("nan")  # the scenario's imbalance penalty
 
     @classmethod
     def of(
@@ -102,6 +112,7 @@ class RenderContext:
             period_iso=iso,
             settlement_lines=settlement_lines,
             baseline_mw=baseline_mw,
+            imbalance_eur_per_mwh=float(scn.config.penalties.imbalance_eur_per_mwh),
         )
 
     def isp(self, period: int) -> int:
@@ -136,6 +147,25 @@ class Document:
     name: str
     size: int
     body: bytes = b""
+
+
+#: a standard's renderer: (message, its index, context, state shared along the log) -> its
+#: documents, or None where the standard has none for it
+Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
+
+
+def by_kind(renderers: Mapping[str, Renderer], standard: str) -> Renderer:
+    """A standard's renderer from its renderer per message kind: None (the JSON fallback)
+    for a kind it has none for."""
+
+    def render(
+        msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
+    ) -> list[Document] | None:
+        fn = renderers.get(msg.kind)
+        return None if fn is None else fn(msg, index, ctx, state)
+
+    render.__doc__ = f"The {standard} documents of one message, or None where it has none."
+    return render
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ from typing import Any
 import numpy as np
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards.base import Document, RenderContext, message_id
+from tsodso.exchange.standards.base import (
+    Document,
+    RenderContext,
+    Renderer,
+    by_kind,
+    message_id,
+)
 
 NAME = "openadr3"
 LABEL = "OpenADR 3.1 JSON"
@@ -272,7 +278,7 @@ def _meter(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> l
     return [*docs, Document(NAME, "REPORT", name, len(raw), raw)]
 
 
-RENDERERS = {
+RENDERERS: dict[str, Renderer] = {
     "bids": _bids,
     "forwarded_bids": _bids,
     "activation": _per_der,
@@ -283,10 +289,5 @@ RENDERERS = {
     "meter_data": _meter,
 }
 
-
-def render(
-    msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
-) -> list[Document] | None:
-    """The OpenADR 3 objects of one message, or None where OpenADR 3 has none."""
-    fn = RENDERERS.get(msg.kind)
-    return None if fn is None else fn(msg, index, ctx, state)
+#: the OpenADR 3 documents of one message, or None where OpenADR 3 has none
+render = by_kind(RENDERERS, "OpenADR 3")

@@ -38,13 +38,18 @@ Owns: the UFTP documents. Must not: decide what is exchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards.base import Document, RenderContext, message_id
+from tsodso.exchange.standards.base import (
+    Document,
+    RenderContext,
+    Renderer,
+    by_kind,
+    message_id,
+)
 
 NAME = "uftp"
 LABEL = "USEF UFTP 3.1.0 XML"
@@ -281,8 +286,6 @@ def _doc(msg: Message, i: int, doc_type: str, tag: str, body: str) -> Document:
     return Document(NAME, doc_type, f"{i:06d}-{msg.kind}-{doc_type}-{safe}.xml", len(raw), raw)
 
 
-Renderer = Callable[[Message, int, RenderContext, dict[str, str]], "list[Document] | None"]
-
 RENDERERS: dict[str, Renderer] = {
     "bids": _bids,
     "forwarded_bids": _bids,
@@ -293,10 +296,5 @@ RENDERERS: dict[str, Renderer] = {
     "remittance": _settlement,
 }
 
-
-def render(
-    msg: Message, index: int, ctx: RenderContext, state: dict[str, str]
-) -> list[Document] | None:
-    """The UFTP documents of one message, or None where UFTP has no message for it."""
-    fn = RENDERERS.get(msg.kind)
-    return None if fn is None else fn(msg, index, ctx, state)
+#: the UFTP documents of one message, or None where UFTP has none
+render = by_kind(RENDERERS, "UFTP")

@@ -5,7 +5,9 @@ carry, plus the package's own checks, and its serialisation of the parsed messag
 back the same bytes), CSIP-AUS against ``envoy-schema``'s pydantic-xml models (parsed, and
 serialised back to the same bytes), OpenADR 3 against ``openadr3``'s models of the API's JSON
 (no field they do not know, every required one present, payload types from OpenADR 3's
-lists). JSON documents are valid JSON.
+lists), UMEI against ``umei_schema.json``, tsodso's own transcription of the UMEI OpenAPI
+components it renders (UMEI has no package), with ``openapi-schema-validator``'s OpenAPI 3.0
+validator (a test dependency: ``pip install -e .[test]``). JSON documents are valid JSON.
 
 Owns: ``validate`` and ``DocumentInvalid``. Must not: render.
 """
@@ -16,10 +18,12 @@ import dataclasses
 import functools
 import json
 import re
+from collections.abc import Iterator
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
-from tsodso.exchange.standards import csip_aus, openadr3, uftp
+from tsodso.exchange.standards import csip_aus, openadr3, uftp, umei
 from tsodso.exchange.standards.base import JSON, Document
 
 
@@ -35,6 +39,7 @@ def validate(doc: Document) -> None:
         uftp.NAME: _uftp,
         csip_aus.NAME: _csip,
         openadr3.NAME: _openadr3,
+        umei.NAME: _umei,
         JSON: _json,
     }[doc.encoding]
     problems = check(doc)
@@ -228,4 +233,53 @@ def _openadr3(doc: Document) -> list[str]:
         out.append(f"payload type {t} is not one OpenADR 3 lists for a {obj['objectType']}")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", str(obj.get("id", ""))):
         out.append(f"id {obj.get('id')!r} is not an OpenADR 3 objectID")
+    return out
+
+
+# --- UMEI ---------------------------------------------------------------------------------
+
+
+def _exact_multiple_of(validator: Any, step: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """``multipleOf`` on the numbers as the JSON text states them: jsonschema divides
+    binary floats, which rejects e.g. 0.007 as a multiple of 0.001."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "number") and Decimal(repr(instance)) % Decimal(repr(step)):
+        yield ValidationError(f"{instance!r} is not a multiple of {step}")
+
+
+@functools.cache
+def _umei_validator(doc_type: str) -> Any:
+    """The OpenAPI 3.0 validator of one UMEI component of tsodso's transcription."""
+    from jsonschema import validators
+    from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+    text = resources.files("tsodso.exchange.standards").joinpath("umei_schema.json").read_text()
+    schema = json.loads(text)
+    if doc_type not in schema["components"]["schemas"]:
+        return None
+    cls = validators.extend(OAS30Validator, {"multipleOf": _exact_multiple_of})
+    ref = {**schema, "$ref": f"#/components/schemas/{doc_type}"}
+    return cls(ref, format_checker=oas30_format_checker)
+
+
+def _umei(doc: Document) -> list[str]:
+    try:
+        obj = json.loads(doc.body)
+    except ValueError as e:
+        return [f"not JSON: {e}"]
+    check = _umei_validator(doc.doc_type)
+    if check is None:
+        return [f"{doc.doc_type!r} is not a UMEI component tsodso renders"]
+    out = []
+    for err in sorted(check.iter_errors(obj), key=lambda x: list(map(str, x.absolute_path))):
+        where = "/".join(map(str, [doc.doc_type, *err.absolute_path]))
+        if err.context:  # anyOf: name what each alternative missed, not the whole object
+            why = " | ".join(sorted({c.message for c in err.context}))
+            out.append(f"{where}: fits no alternative ({why})")
+        else:
+            out.append(f"{where}: {err.message}")
+    hits = obj.get("numberOfHits") if isinstance(obj, dict) else None
+    if doc.doc_type == "TradeSearchResult" and not out and hits != len(obj.get("items") or []):
+        out.append("numberOfHits differs from the number of items")
     return out
