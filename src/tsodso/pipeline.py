@@ -196,7 +196,9 @@ def run_model(
     messages = messages_of(scn, outcome.exchanges)
     needs_history = scn.config.settlement.baseline == "historical" or with_history
     history = prep.history_mw() if needs_history else None
-    life = run_lifecycle(scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime)
+    life = run_lifecycle(
+        scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime, preset.protocol
+    )
     delta = life.delivery.node_delta_mw(scn)
     ac = prep.ac_model.run(
         scn.node_injection_mw(delta),
@@ -204,7 +206,9 @@ def run_model(
         out_of_service=prep.realtime.out_of_service,
     )
     std = standard or standard_of(preset.region)
-    ekey = (key, std)  # the same mechanism sends the same messages: rendered once
+    # the same mechanism sends the same messages (its contingency ones under the same
+    # protocol): rendered once
+    ekey = (key + (repr(preset.protocol) if prep.realtime.active.any() else ""), std)
     encoded = prep.cache.encodings.get(ekey)
     if encoded is None:
         encoded = render_messages(scn, messages, life, std)
