@@ -94,7 +94,12 @@ def _protocols(
         try:
             out[mid] = (OperatingProtocol.model_validate(row), str(basis))
         except ValidationError as err:
-            problems += [f"{PROTOCOLS_FILE}: [{mid}].{p}" for p in _format(err)]
+            problems += [
+                f"{PROTOCOLS_FILE}: [{mid}].{'.'.join(str(x) for x in e['loc'])}"
+                + (f" = {e['input']!r}" if e["loc"] else "")
+                + f": {e['msg']}"
+                for e in err.errors()
+            ]
     return out, problems
 
 
