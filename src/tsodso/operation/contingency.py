@@ -188,10 +188,20 @@ def _imports(scn: Scenario, st: Stack) -> np.ndarray:
     )
 
 
-def _override(
-    scn: Scenario, ac_model: AcModel, rt: RealTime, st: Stack, ac: AcResult, cr: Courier
-) -> tuple[Stack, pd.DataFrame]:
+@dataclass(frozen=True)
+class _Rules:
+    """What every rule of one run reads: the scenario, the AC model, the events and the
+    courier of its instructions (which holds the protocol and the log)."""
+
+    scn: Scenario
+    ac_model: AcModel
+    rt: RealTime
+    cr: Courier
+
+
+def _override(c: _Rules, st: Stack, ac: AcResult) -> tuple[Stack, pd.DataFrame]:
     """Rule 1: the DSO cancels other operators' activations that worsen a broken limit."""
+    scn, ac_model, rt, cr = c.scn, c.ac_model, c.rt, c.cr
     b = scn.bids
     limits = feeder_limits(scn, ac_model, rt.active, ac)
     worsens, why = worsening(scn, limits, _imports(scn, st))
@@ -233,15 +243,10 @@ def _override(
 
 
 def _dso_action(
-    scn: Scenario,
-    ac_model: AcModel,
-    rt: RealTime,
-    st: Stack,
-    p_mw: np.ndarray,
-    ac: AcResult,
-    cr: Courier,
+    c: _Rules, st: Stack, p_mw: np.ndarray, ac: AcResult
 ) -> tuple[Stack, pd.DataFrame, np.ndarray]:
     """Rule 3: each DSO's own action on its red feeders (``operation.red_light``)."""
+    scn, ac_model, rt, cr = c.scn, c.ac_model, c.rt, c.cr
     b = scn.bids
     how = cr.protocol.red_light
     red = red_lights(feeder_limits(scn, ac_model, rt.active, ac))
@@ -292,16 +297,11 @@ def _dso_action(
 
 
 def _emergency(
-    scn: Scenario,
-    ac_model: AcModel,
-    rt: RealTime,
-    st: Stack,
-    p_mw: np.ndarray,
-    ac: AcResult,
-    cr: Courier,
+    c: _Rules, st: Stack, p_mw: np.ndarray, ac: AcResult
 ) -> tuple[Stack, pd.DataFrame, int]:
     """Rule 2: least-cost curtailment of generation that relieves transmission overload
     (and, with ``whole_system``, red feeders), minus what a ``block`` light refuses."""
+    scn, ac_model, rt, cr = c.scn, c.ac_model, c.rt, c.cr
     b = scn.bids
     proto = cr.protocol
     whole = proto.emergency_scope == "whole_system"
@@ -367,9 +367,9 @@ def _emergency(
             )
         ),
     )
-    c = clear_market(problem)
+    cleared = clear_market(problem)
     ordered = np.zeros(len(b))
-    ordered[idx] = c.accepted_mw
+    ordered[idx] = cleared.accepted_mw
     acc = cr.instruct(
         "emergency_curtailment",
         ordered,
@@ -433,15 +433,16 @@ def apply_rules(
     proto = OperatingProtocol() if protocol is None else protocol
     log = MessageLog()
     cr = Courier.of(scn, proto, log)
+    rules = _Rules(scn, ac_model, rt, cr)
     p_mw, ac = real_time(scn, ac_model, rt, st)
     overrides = cut_table(scn, st.purchases[0], np.zeros(len(scn.bids)), np.full(len(scn.bids), ""))
     if proto.dso_override:
-        st, overrides = _override(scn, ac_model, rt, st, ac, cr)
+        st, overrides = _override(rules, st, ac)
         p_mw, ac = real_time(scn, ac_model, rt, st)
-    st, emergency, blocked = _emergency(scn, ac_model, rt, st, p_mw, ac, cr)
+    st, emergency, blocked = _emergency(rules, st, p_mw, ac)
     if len(emergency):
         p_mw, ac = real_time(scn, ac_model, rt, st)
-    st, actions, red = _dso_action(scn, ac_model, rt, st, p_mw, ac, cr)
+    st, actions, red = _dso_action(rules, st, p_mw, ac)
     return st, Contingency(
         overrides,
         emergency,

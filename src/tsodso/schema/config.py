@@ -545,6 +545,20 @@ _PERFECT_DELIVERY = {
     "rebound_fraction": 0.0,
 }
 
+# The events of the contingency preset: a 110 kV line and one of a TDI transformer pair
+# trip and feeder MV1.104 sees 50 % more sun than forecast, in periods 2-5.
+_CONTINGENCY_EVENTS: list[dict[str, Any]] = [
+    {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
+    {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
+    {
+        "kind": "forecast_error",
+        "feeder": "MV1.104",
+        "magnitude": 0.5,
+        "first_period": 2,
+        "last_period": 5,
+    },
+]
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The default: the 110 kV meshed grid with 18 radial MV feeders on the sunny, windy
     # 12 August 2016; renewables scaled x1.3 (a 2030-like build-out) so that the baseline has
@@ -577,17 +591,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "renewable_scale": 1.3,
         "periods": 8,
         "first_period": 44,
-        "events": [
-            {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
-            {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
-            {
-                "kind": "forecast_error",
-                "feeder": "MV1.104",
-                "magnitude": 0.5,
-                "first_period": 2,
-                "last_period": 5,
-            },
-        ],
+        "events": _CONTINGENCY_EVENTS,
     },
     # The contingency preset with real-time instructions lost in periods 4-5 (issue 14 item
     # 5): every instruction the TSO sends and every one a DSO sends. Each model's receivers
@@ -598,15 +602,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "periods": 8,
         "first_period": 44,
         "events": [
-            {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
-            {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
-            {
-                "kind": "forecast_error",
-                "feeder": "MV1.104",
-                "magnitude": 0.5,
-                "first_period": 2,
-                "last_period": 5,
-            },
+            *_CONTINGENCY_EVENTS,
             {"kind": "message_loss", "sender": "TSO", "first_period": 4, "last_period": 5},
             {"kind": "message_loss", "sender": "DSO", "first_period": 4, "last_period": 5},
         ],
