@@ -20,6 +20,7 @@ from tsodso.exchange.messages import MessageLog
 from tsodso.operation.contingency import Contingency, RealTime, apply_rules
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.operating import OperatingProtocol
 from tsodso.settlement.baselines import BASELINE_METHODS, baseline, baseline_error, delivered_mw
 from tsodso.settlement.settle import Settlement, settle
 from tsodso.validation.ac import AcModel
@@ -45,13 +46,14 @@ def run_lifecycle(
     history_mw: np.ndarray | None,
     ac_model: AcModel,
     realtime: RealTime,
+    protocol: OperatingProtocol | None = None,
 ) -> Lifecycle:
-    """Stack, apply the contingency rules, dispatch, deliver, meter, measure and settle
-    ``outcome``."""
+    """Stack, apply the contingency rules of the model's operating ``protocol`` (default:
+    ``OperatingProtocol()``), dispatch, deliver, meter, measure and settle ``outcome``."""
     st = stack(scn, outcome.purchases, mech)
     cont = None
     if realtime.active.any():
-        st, cont = apply_rules(scn, ac_model, realtime, st)
+        st, cont = apply_rules(scn, ac_model, realtime, st, protocol)
     sp, clipped = setpoints(scn, st)
     dl = deliver(scn, sp, clipped)
     event = np.abs(sp - scn.ders.p_base_mw) > 1e-6

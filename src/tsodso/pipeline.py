@@ -165,7 +165,7 @@ def prepare(scn: Scenario, time_limit_s: float = 300.0) -> Prepared:
     )
     ctx = MarketContext(scn, forecast, time_limit_s)
     grid_check = static_hosting_check(scn, scn.bids, forecast)
-    realtime = RealTime.of(scn, ac_model)
+    realtime = RealTime.of(scn, ac_model, base.tap_pos)
     return Prepared(scn, registry, grid_check, ac_model, base, forecast, ctx, realtime)
 
 
@@ -212,17 +212,21 @@ def run_model(
     messages = messages_of(scn, outcome.exchanges)
     needs_history = scn.config.settlement.baseline == "historical" or with_history
     history = prep.history_mw() if needs_history else None
-    life = run_lifecycle(scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime)
+    life = run_lifecycle(
+        scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime, preset.protocol
+    )
     delta = life.delivery.node_delta_mw(scn)
     # the tap changers step from where the forecast put them (``AcModel.run``)
     ac = prep.ac_model.run(
         scn.node_injection_mw(delta),
         scn.node_q0_mvar,
         out_of_service=prep.realtime.out_of_service,
-        start_taps=prep.baseline.tap_pos,
+        start_taps=prep.realtime.start_taps,
     )
     std = standard or standard_of(preset.region)
-    ekey = (key, std)  # the same mechanism sends the same messages: rendered once
+    # the same mechanism sends the same messages (its contingency ones under the same
+    # protocol): rendered once
+    ekey = (key + (repr(preset.protocol) if prep.realtime.active.any() else ""), std)
     encoded = prep.cache.encodings.get(ekey)
     if encoded is None:
         encoded = render_messages(scn, messages, life, std)

@@ -42,6 +42,7 @@ from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError
 from tsodso.schema.environment import environment_problems
 from tsodso.schema.mechanism import Stages
+from tsodso.schema.operating import PROTOCOL_FIELDS
 
 app = typer.Typer(
     add_completion=False,
@@ -352,6 +353,18 @@ def catalogue_markdown(available: dict[str, ModelPreset]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def protocols_markdown(available: dict[str, ModelPreset]) -> str:
+    """The models' operating protocols as a Markdown table (the README's protocol table
+    is this output)."""
+    keys = PROTOCOL_FIELDS
+    rows = ["| id | " + " | ".join(keys) + " |", "|" + "---|" * (1 + len(keys))]
+    for m in available.values():
+        p = m.protocol.model_dump()
+        vals = [str(p[k]).lower() if isinstance(p[k], bool) else str(p[k]) for k in keys]
+        rows.append(f"| {m.id} | " + " | ".join(vals) + " |")
+    return "\n".join(rows) + "\n"
+
+
 @app.command("models")
 def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
@@ -362,8 +375,13 @@ def list_models(
         str | None,
         typer.Option("--scenario", "-s", help="also list the models of this scenario's file"),
     ] = None,
+    protocols: Annotated[
+        bool,
+        typer.Option("--protocols", help="list each model's operating protocol and its basis"),
+    ] = False,
 ) -> None:
-    """List every registered coordination model: parameters, source and description."""
+    """List every registered coordination model: parameters, source and description (or,
+    with --protocols, its operating protocol)."""
     from tsodso.coordination.catalogue import CATALOGUE
 
     available = models_for(_config(scenario)) if scenario else CATALOGUE
@@ -372,9 +390,19 @@ def list_models(
         sys.stdout.write(dumps_strict({"models": rows}) + "\n")
         return
     if markdown:
-        sys.stdout.write(catalogue_markdown(available))
+        sys.stdout.write((protocols_markdown if protocols else catalogue_markdown)(available))
         return
     table = Table(show_lines=True)
+    if protocols:
+        for c in ("id", *PROTOCOL_FIELDS, "basis"):
+            table.add_column(c, overflow="fold")
+        for m in available.values():
+            p = m.protocol.model_dump()
+            table.add_row(
+                escape(m.id), *(str(p[k]) for k in PROTOCOL_FIELDS), escape(m.protocol_basis)
+            )
+        out.print(table)
+        return
     keys = ("operator_label", "sequence", "d_constraints", "d_path", "priority", "interface")
     for c in ("id", "region", "family", "operator", *keys[1:], "source and description"):
         table.add_column(c, overflow="fold")
@@ -519,7 +547,12 @@ def _print_lifecycle(prep: Any, result: Any) -> None:
             f"[bold]contingency[/]: DSO overrode {c['dso_override_activations']} activations "
             f"({c['dso_override_mwh']} MWh); TSO emergency curtailment "
             f"{c['emergency_curtailment_mwh']} MWh, counter-activation "
-            f"{c['emergency_counter_mwh']} MWh, EUR {c['emergency_cost_eur']:,.2f}"
+            f"{c['emergency_counter_mwh']} MWh, EUR {c['emergency_cost_eur']:,.2f}; "
+            f"{c['red_feeder_periods']} red feeder-periods: {c['red_light_blocked_bids']} "
+            f"bids blocked, DSO curtailment {c['dso_curtailment_mwh']} MWh, envelopes "
+            f"tightened {c['envelope_tightening_mwh']} MWh; {c['lost_instruction_bids']} "
+            f"lost instruction(s) ({c['lost_ordered_mwh']} MWh ordered, "
+            f"{c['lost_executed_mwh']} MWh executed)"
         )
 
 

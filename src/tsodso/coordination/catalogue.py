@@ -1,6 +1,8 @@
 """Every named coordination model of the review paper (MODELS.md section 4) as a preset,
 read from ``catalogue.toml`` (one table per model: id, name, region, source, parameters,
-description, interpretation), plus the user's ``[models.ID]`` tables of a scenario.
+description, interpretation), each with its operating protocol from ``protocols.toml``
+(one table per model, with the basis of its values), plus the user's ``[models.ID]``
+tables of a scenario (their protocol from ``[models.ID.protocol]``).
 
 Every row is validated by the mechanism vocabulary (``schema.mechanism``) and checked
 against what its family supports (``coordination.families``); a user model gets the same
@@ -22,8 +24,10 @@ from pydantic import ValidationError
 from tsodso.coordination.families import FAMILIES, check, family_of
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.mechanism import Mechanism, Stages
+from tsodso.schema.operating import OperatingProtocol
 
 CATALOGUE_FILE = "catalogue.toml"
+PROTOCOLS_FILE = "protocols.toml"
 _ROW_FIELDS = ("name", "region", "source", "description", "interpretation")
 
 
@@ -38,6 +42,8 @@ class ModelPreset:
     description: str
     mechanism: Mechanism
     interpretation: str = ""
+    protocol: OperatingProtocol = OperatingProtocol()
+    protocol_basis: str = ""  # the source of the protocol's values, interpretations marked
 
     @property
     def family(self) -> str:
@@ -62,6 +68,8 @@ class ModelPreset:
             "interpretation": self.interpretation,
             "parameters": {**self.mechanism.as_dict(), "family": self.family},
             "not_read_by_family": dict(fam.ignores),
+            "protocol": self.protocol.model_dump(),
+            "protocol_basis": self.protocol_basis,
         }
 
 
@@ -75,14 +83,44 @@ def _format(err: ValidationError) -> list[str]:
     ]
 
 
-def load_catalogue(text: str | None = None) -> dict[str, ModelPreset]:
-    """The named models of ``catalogue.toml`` (or of ``text``), each validated."""
+def _protocols(
+    text: str, ids: list[str]
+) -> tuple[dict[str, tuple[OperatingProtocol, str]], list[str]]:
+    """Each model's protocol and its basis from ``protocols.toml``, and every problem: a
+    model without a table, a table of no model, a value outside the vocabulary."""
+    data = tomllib.loads(text)
+    out: dict[str, tuple[OperatingProtocol, str]] = {}
+    problems = [f"{PROTOCOLS_FILE}: no table for model {m!r}" for m in ids if m not in data]
+    problems += [f"{PROTOCOLS_FILE}: [{m}] is no catalogue model" for m in data if m not in ids]
+    for mid, row in data.items():
+        row = dict(row)
+        basis = row.pop("basis", "")
+        if not isinstance(basis, str) or not basis:
+            problems.append(f"{PROTOCOLS_FILE}: [{mid}].basis: expected the source (text)")
+        try:
+            out[mid] = (OperatingProtocol.model_validate(row), str(basis))
+        except ValidationError as err:
+            problems += [
+                f"{PROTOCOLS_FILE}: [{mid}].{'.'.join(str(x) for x in e['loc'])}"
+                + (f" = {e['input']!r}" if e["loc"] else "")
+                + f": {e['msg']}"
+                for e in err.errors()
+            ]
+    return out, problems
+
+
+def load_catalogue(text: str | None = None, protocols: str | None = None) -> dict[str, ModelPreset]:
+    """The named models of ``catalogue.toml`` (or of ``text``) with their protocols of
+    ``protocols.toml`` (or of ``protocols``), each validated."""
+    pkg = resources.files(__package__)
     if text is None:
-        text = resources.files(__package__).joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+        text = pkg.joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+    if protocols is None:
+        protocols = pkg.joinpath(PROTOCOLS_FILE).read_text(encoding="utf-8")
     data = tomllib.loads(text)
     sources: dict[str, str] = data.get("sources", {})
     out: dict[str, ModelPreset] = {}
-    problems: list[str] = []
+    prot, problems = _protocols(protocols, list(data.get("models", {})))
     for mid, row in data.get("models", {}).items():
         row = dict(row)
         info = {k: row.pop(k, "") for k in _ROW_FIELDS}
@@ -103,6 +141,8 @@ def load_catalogue(text: str | None = None) -> dict[str, ModelPreset]:
             description=info["description"],
             mechanism=mech,
             interpretation=info["interpretation"],
+            protocol=prot[mid][0] if mid in prot else OperatingProtocol(),
+            protocol_basis=prot[mid][1] if mid in prot else "",
         )
     if problems:
         raise CatalogueError(f"{CATALOGUE_FILE}: " + "; ".join(problems))
@@ -143,6 +183,9 @@ def models_for(cfg: ScenarioConfig) -> dict[str, ModelPreset]:
             source=f"scenario {cfg.name!r}",
             description=m.description or "user-defined point of the mechanism space",
             mechanism=mech,
+            protocol=m.protocol,
+            protocol_basis=f"scenario {cfg.name!r}"
+            + ("" if "protocol" in m.model_fields_set else " (default protocol)"),
         )
     if problems:
         raise ScenarioConfigError(f"scenario {cfg.name!r}", problems)

@@ -123,6 +123,8 @@ def _each_alone(
                     f"{', '.join(sorted(feeder_ids))}"
                 )
             continue
+        if e.kind not in OUTAGE_KINDS:  # a message loss: no grid element
+            continue
         table = OUTAGE_KINDS[e.kind]
         on = lines_on if table == "line" else trafos_on
         if e.element not in on.index:

@@ -500,6 +500,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         from tsodso.grids.outage import outage_problems
 
         problems = outage_problems(net, grid, cfg.events, cfg.transmission_min_kv, cfg.periods)
+        problems += _unknown_dsos(cfg, areas.names)
         if problems:
             raise ScenarioConfigError(f"{cfg.name!r} (events)", problems)
     window = slice(cfg.first_period, cfg.first_period + cfg.periods)
@@ -553,6 +554,17 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         **_brp_positions(cfg, imbalance),
         dso_areas=areas,
     )
+
+
+def _unknown_dsos(cfg: ScenarioConfig, names: tuple[str, ...]) -> list[str]:
+    """Every message-loss event that names a DSO the scenario does not have."""
+    return [
+        f"events[{i}].{field} = {who!r}: no such DSO; the scenario's DSOs are {', '.join(names)}"
+        for i, e in enumerate(cfg.events)
+        if e.kind == "message_loss"
+        for field, who in (("sender", e.sender), ("receiver", e.receiver))
+        if who.startswith("DSO-") and who not in names
+    ]
 
 
 def _brp_positions(cfg: ScenarioConfig, imbalance: np.ndarray) -> dict[str, np.ndarray]:

@@ -243,13 +243,23 @@ class Commercial(_Strict):
         return self
 
 
-EventKind = Literal["line_outage", "trafo_outage", "forecast_error"]
-_FORECAST_ONLY = ("magnitude", "feeder")
+EventKind = Literal["line_outage", "trafo_outage", "forecast_error", "message_loss"]
+_FIELDS_OF: dict[str, tuple[str, ...]] = {
+    "forecast_error": ("magnitude", "feeder"),
+    "message_loss": ("sender", "receiver"),
+}
+#: who may send or receive a lost real-time instruction: a role (every actor of it) or a
+#: DSO's name; a receiver may also be an aggregator (``dera-N``, checked against the count)
+_LOSS_ROLES = ("TSO", "DSO", "MO")
+_AGGREGATOR = re.compile(r"dera-([1-9][0-9]*)")
 
 
 class Event(_Strict):
-    """Something that happens in real time, after the markets cleared, and switches the
-    operators to contingency rules in its periods (``operation.contingency``)."""
+    """Something that happens in real time, after the markets cleared. An outage or a
+    forecast error switches the operators to contingency rules in its periods
+    (``operation.contingency``); a message loss drops the real-time instructions from
+    ``sender`` to ``receiver`` in its periods, which each receiver then handles as its
+    model's protocol says (``on_lost_message``)."""
 
     kind: EventKind
     element: Int | None = Field(
@@ -268,21 +278,57 @@ class Event(_Strict):
         description="forecast_error: relative deviation of real renewable output",
     )
     feeder: Text = Field("", description="forecast_error: only this feeder ('' = everywhere)")
+    sender: Text = Field(
+        "",
+        description="message_loss: whose instructions are lost: 'TSO', 'DSO' (every DSO), "
+        "'MO' (the platform) or one DSO's name",
+    )
+    receiver: Text = Field(
+        "",
+        description="message_loss: only those to this receiver ('' = every receiver): a "
+        "role as for sender, a DSO's name or an aggregator's (dera-N)",
+    )
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Event:
         problems = []
-        outage = self.kind != "forecast_error"
+        outage = self.kind in ("line_outage", "trafo_outage")
         if outage and self.element is None:
             problems.append(f"element: kind = {self.kind!r} needs a pandapower index")
         if not outage and self.element is not None:
-            problems.append("element: kind = 'forecast_error' takes no element (use 'feeder')")
-        if outage:
-            problems += [
-                f"{f}: kind = {self.kind!r} takes no {f} (forecast_error only)"
-                for f in _FORECAST_ONLY
-                if f in self.model_fields_set
-            ]
+            hint = " (use 'feeder')" if self.kind == "forecast_error" else ""
+            problems.append(f"element: kind = {self.kind!r} takes no element{hint}")
+        for kind, fields in _FIELDS_OF.items():
+            if self.kind != kind:
+                problems += [
+                    f"{f}: kind = {self.kind!r} takes no {f} ({kind} only)"
+                    for f in fields
+                    if f in self.model_fields_set
+                ]
+        if self.kind == "message_loss":
+            if not self.sender:
+                problems.append(
+                    "sender: kind = 'message_loss' needs a sender ('TSO', 'DSO', 'MO' or a "
+                    "DSO's name)"
+                )
+            elif self.sender not in _LOSS_ROLES and not DSO_NAME.fullmatch(self.sender):
+                problems.append(
+                    f"sender = {self.sender!r}: expected 'TSO', 'DSO', 'MO' or a DSO's name "
+                    "('DSO-...')"
+                )
+            r = self.receiver
+            if (
+                r
+                and r not in _LOSS_ROLES
+                and not DSO_NAME.fullmatch(r)
+                and not _AGGREGATOR.fullmatch(r)
+            ):
+                problems.append(
+                    f"receiver = {r!r}: expected '' (any), 'TSO', 'DSO', 'MO', a DSO's name "
+                    "('DSO-...') or an aggregator's ('dera-N')"
+                )
+            if r and r == self.sender:
+                problems.append(f"receiver = {r!r}: the same as the sender")
         if self.last_period is not None and self.last_period < self.first_period:
             problems.append(
                 f"last_period = {self.last_period}: expected >= first_period = {self.first_period}"
@@ -446,6 +492,12 @@ class ScenarioConfig(_Strict):
                     f"events[{i}].last_period = {e.last_period}: expected < periods = "
                     f"{self.periods} (a scenario index)"
                 )
+            agg = _AGGREGATOR.fullmatch(e.receiver) if e.kind == "message_loss" else None
+            if agg and int(agg.group(1)) > self.aggregators:
+                problems.append(
+                    f"events[{i}].receiver = {e.receiver!r}: no such aggregator (the scenario "
+                    f"has dera-1 .. dera-{self.aggregators})"
+                )
         lo, hi, m = self.d_vmin_pu, self.d_vmax_pu, self.d_voltage_margin_pu
         if lo is not None and hi is not None and hi - lo <= 2 * m:
             problems.append(
@@ -493,6 +545,20 @@ _PERFECT_DELIVERY = {
     "rebound_fraction": 0.0,
 }
 
+# The events of the contingency preset: a 110 kV line and one of a TDI transformer pair
+# trip and feeder MV1.104 sees 50 % more sun than forecast, in periods 2-5.
+_CONTINGENCY_EVENTS: list[dict[str, Any]] = [
+    {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
+    {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
+    {
+        "kind": "forecast_error",
+        "feeder": "MV1.104",
+        "magnitude": 0.5,
+        "first_period": 2,
+        "last_period": 5,
+    },
+]
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The default: the 110 kV meshed grid with 18 radial MV feeders on the sunny, windy
     # 12 August 2016; renewables scaled x1.3 (a 2030-like build-out) so that the baseline has
@@ -525,16 +591,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "renewable_scale": 1.3,
         "periods": 8,
         "first_period": 44,
+        "events": _CONTINGENCY_EVENTS,
+    },
+    # The contingency preset with real-time instructions lost in periods 4-5 (issue 14 item
+    # 5): every instruction the TSO sends and every one a DSO sends. Each model's receivers
+    # handle the loss as its operating protocol says (on_lost_message).
+    "contingency-lost-message": {
+        "name": "contingency-lost-message",
+        "renewable_scale": 1.3,
+        "periods": 8,
+        "first_period": 44,
         "events": [
-            {"kind": "line_outage", "element": 1319, "first_period": 2, "last_period": 5},
-            {"kind": "trafo_outage", "element": 4, "first_period": 2, "last_period": 5},
-            {
-                "kind": "forecast_error",
-                "feeder": "MV1.104",
-                "magnitude": 0.5,
-                "first_period": 2,
-                "last_period": 5,
-            },
+            *_CONTINGENCY_EVENTS,
+            {"kind": "message_loss", "sender": "TSO", "first_period": 4, "last_period": 5},
+            {"kind": "message_loss", "sender": "DSO", "first_period": 4, "last_period": 5},
         ],
     },
     # Isolating presets (4 quarter-hours around noon), each showing one effect:

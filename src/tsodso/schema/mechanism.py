@@ -3,7 +3,8 @@
 Owns: the parameter vocabulary, declared once. Presets of the catalogue and the user's
 ``[models.ID]`` tables are both validated by ``Mechanism`` (a user model only adds a name
 and a description). Which values a mechanism family can run is the family's own
-declaration (``coordination.families``). Must not: import anything of tsodso.
+declaration (``coordination.families``). A user model also carries its operating protocol
+(``schema.operating``). Must not: import anything of tsodso but that sibling.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from tsodso.schema.operating import OperatingProtocol
 
 Operator = Literal["tso", "dso", "joint", "independent", "idso", "separate"]
 Need = Literal["balancing", "t_congestion", "d_congestion", "voltage", "commercial"]
@@ -110,10 +113,15 @@ class UserModel(Mechanism):
     description: StrictStr = Field(
         "", max_length=500, description="one line on what the model does"
     )
+    protocol: OperatingProtocol = Field(
+        default_factory=OperatingProtocol,
+        description="its operating protocol ([models.ID.protocol]; default: the TSO "
+        "instructs directly, the DSO may override, nothing else)",
+    )
 
     def mechanism(self) -> Mechanism:
-        """The point of the space, without the name and description."""
-        return Mechanism(**self.model_dump(exclude={"name", "description"}))
+        """The point of the space, without the name, description and protocol."""
+        return Mechanism(**self.model_dump(exclude={"name", "description", "protocol"}))
 
 
 #: every dimension of the space and the values it takes (derived from the fields above)
