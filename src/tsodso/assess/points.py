@@ -91,7 +91,8 @@ def run_point(
     import numpy as np
 
     from tsodso.coordination.catalogue import models_for
-    from tsodso.kpi.cost import cost_to_serve
+    from tsodso.dispatch.delivery import true_baseline_mw
+    from tsodso.kpi.cost import cost_to_serve, imbalance_split
     from tsodso.pipeline import prepare, run_model
     from tsodso.scenario.build import build_scenario
 
@@ -100,8 +101,11 @@ def run_point(
     prep = prepare(build_scenario(cfg), time_limit_s=time_limit_s)
     keys = {k: point[k] for k in ("id", "variant", "uptake", "day", "weight", "seed")}
     scn, base = prep.scn, prep.baseline
-    imbalance = float(np.abs(scn.imbalance_mw).sum() * scn.dt_h)
-    ref = cost_to_serve(scn, {}, imbalance, base)
+    # doing nothing: the whole need is left, and the DERs' forecast error on top
+    error = (true_baseline_mw(scn) - scn.ders.p_base_mw).sum(axis=0)
+    lost, reserve = imbalance_split(scn, scn.imbalance_mw, scn.imbalance_mw - error)
+    imbalance = lost + reserve
+    ref = cost_to_serve(scn, {}, imbalance, base, reserve_mwh=reserve)
     rows: list[dict[str, Any]] = [
         {
             **keys,

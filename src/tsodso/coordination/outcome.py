@@ -93,6 +93,9 @@ class ModelOutcome:
     discarded_mwh: float = 0.0  # offered but made unusable by filters, DOEs or rules
     extra_kpis: dict[str, float] = field(default_factory=dict)  # e.g. DOE hosting, fairness
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # a real-time stage bought for the realised baselines (``operation.stages``): the
+    # DERs' forecast error was part of the need the markets were asked to meet
+    real_time: bool = False
 
     def __post_init__(self) -> None:
         if not self.purchases:

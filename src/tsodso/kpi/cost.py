@@ -67,20 +67,39 @@ def unmet_by_dso(scn: Scenario, ac: AcResult) -> dict[str, dict[str, float]]:
     return out
 
 
+def imbalance_split(
+    scn: Scenario, market_left_mw: np.ndarray, system_left_mw: np.ndarray
+) -> tuple[float, float]:
+    """(MWh at the value of lost load, MWh the reserves cover) of a day's realised
+    imbalance. ``market_left_mw`` (T,): what the markets left of the need they were asked
+    to meet; ``system_left_mw`` (T,): what the system really lacks, the DERs' forecast
+    error included. Per period, what the markets left is lost load up to what the system
+    lacks; what the forecast error adds beyond it the TSO covers with its balancing
+    reserves (``penalties.reserve_eur_per_mwh``); an error that happens to close the gap
+    is no cost."""
+    lost = np.minimum(np.abs(market_left_mw), np.abs(system_left_mw))
+    reserve = np.abs(system_left_mw) - lost
+    return float(lost.sum() * scn.dt_h), float(reserve.sum() * scn.dt_h)
+
+
 def cost_to_serve(
     scn: Scenario,
     procurement_by_payer: dict[str, float],
     unresolved_imbalance_mwh: float,
     ac: AcResult,
     commercial_unmet_eur: float = 0.0,
+    reserve_mwh: float = 0.0,
 ) -> dict[str, float]:
     """The realised cost to serve and its components (EUR).
 
     ``procurement_by_payer``: what each party pays for flexibility in the end (after
-    transfers between operators); ``commercial_unmet_eur``: commercial positions left open,
-    valued at what their owners said they were worth."""
+    transfers between operators); ``unresolved_imbalance_mwh``: the realised imbalance, of
+    which ``reserve_mwh`` is covered by the TSO's reserves (``imbalance_split``) and the
+    rest is lost load; ``commercial_unmet_eur``: commercial positions left open, valued at
+    what their owners said they were worth."""
     pen = scn.config.penalties
-    imbalance = unresolved_imbalance_mwh * pen.imbalance_eur_per_mwh
+    lost = unresolved_imbalance_mwh - reserve_mwh
+    imbalance = lost * pen.imbalance_eur_per_mwh + reserve_mwh * pen.reserve_eur_per_mwh
     t_over = ac.overload_mwh(distribution=False) * pen.overload_eur_per_mwh
     d_over = ac.overload_mwh(distribution=True) * pen.overload_eur_per_mwh
     volt = voltage_excess_pu2h(ac) * pen.voltage_eur_per_pu2h

@@ -23,7 +23,12 @@ import numpy as np
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.messages import MessageLog
 from tsodso.grids.forecast import GridForecast
-from tsodso.kpi.cost import cost_to_serve, market_valuation, voltage_excess_pu2h
+from tsodso.kpi.cost import (
+    cost_to_serve,
+    imbalance_split,
+    market_valuation,
+    voltage_excess_pu2h,
+)
 from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
 from tsodso.validation.ac import AcResult
@@ -73,15 +78,22 @@ def compute_kpis(
     # realised: the TSO's imbalance minus what the DERs really changed against their
     # nominations: the flexibility delivered (failures, rebound and stacking cuts count)
     # and the forecast error of their baselines, which a real-time stage buys for
-    # (``operation.stages``) and a single day-ahead clearing leaves to the TSO's reserves
-    unresolved = float(np.abs(scn.imbalance_mw - dl.system_change_mw(scn)).sum() * dt)
+    # (``operation.stages``) and a single day-ahead clearing leaves to the TSO's reserves;
+    # what the markets left of their own need is lost load, what the error adds beyond it
+    # the reserves cover (``kpi.cost.imbalance_split``)
+    system_left = scn.imbalance_mw - dl.system_change_mw(scn)
+    # a real-time stage was asked to meet the error too: all it left is the markets'
+    market_left = system_left if out.real_time else scn.imbalance_mw - dl.realised_flex_mw()
+    lost, reserve = imbalance_split(scn, market_left, system_left)
+    unresolved = lost + reserve
     overload = ac.overload_mwh()
     vexcess = voltage_excess_pu2h(ac)
     curt = scn.ders.curtailable
     curtailed = float(np.maximum(dl.true_base_mw[curt] - dl.metered_mw[curt], 0.0).sum() * dt)
     welfare = -(
         activation_cost
-        + unresolved * pen.imbalance_eur_per_mwh
+        + lost * pen.imbalance_eur_per_mwh
+        + reserve * pen.reserve_eur_per_mwh
         + overload * pen.overload_eur_per_mwh
         + vexcess * pen.voltage_eur_per_pu2h
     )
@@ -95,7 +107,9 @@ def compute_kpis(
     parties = {p.buyer for p in out.purchases} | {
         x for t in out.transfers for x in (t.payer, t.payee)
     }
-    cts = cost_to_serve(scn, {p: out.cost_of(p) for p in sorted(parties)}, unresolved, ac)
+    cts = cost_to_serve(
+        scn, {p: out.cost_of(p) for p in sorted(parties)}, unresolved, ac, reserve_mwh=reserve
+    )
     errors = {
         f"baseline_mae_{m}_mw": round(e["mae_mw"], 5) for m, e in life.baseline_errors.items()
     }
@@ -106,6 +120,7 @@ def compute_kpis(
         "dso_cost_eur": round(out.dso_cost_eur, 2),
         "social_welfare_eur": round(welfare, 2),
         "unresolved_imbalance_mwh": round(unresolved, 4),
+        "reserve_imbalance_mwh": round(reserve, 4),
         "overload_mwh": round(overload, 4),
         "voltage_violations": ac.voltage_violations(),
         "curtailment_mwh": round(curtailed, 4),

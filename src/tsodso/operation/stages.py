@@ -146,4 +146,5 @@ def merge_stages(day_ahead: ModelOutcome, real_time: ModelOutcome, dt_h: float) 
         discarded_mwh=day_ahead.discarded_mwh + real_time.discarded_mwh,
         extra_kpis={**day_ahead.extra_kpis, **rt_kpis},
         notes=day_ahead.notes + tuple(f"{REAL_TIME}: {n}" for n in real_time.notes),
+        real_time=True,
     )

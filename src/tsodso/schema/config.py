@@ -138,6 +138,14 @@ class Penalties(_Strict):
     voltage_eur_per_pu2h: Num = Field(
         2.0e5, gt=0, le=1e8, description="squared-voltage band violation (pu^2 per hour; <= 1e8)"
     )
+    reserve_eur_per_mwh: Num = Field(
+        150.0,
+        gt=0,
+        le=1e5,
+        description="the TSO's balancing reserves, for the imbalance the DERs' own forecast "
+        "error adds beyond what the markets left of their need (assumption: the order of "
+        "European aFRR/mFRR energy prices; at most 1e5)",
+    )
 
 
 class Registration(_Strict):
