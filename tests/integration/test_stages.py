@@ -53,10 +53,13 @@ def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:
     assert (staged.outcome.accepted_mw <= prep.scn.bids.q_max_mw + 1e-6).all()
     k, s = staged.kpis, single.kpis
     assert k["rt_activated_mwh"] > 1.0 and k["rt_procurement_eur"] > 0
-    # buying for the DERs' forecast error leaves less imbalance and costs less to serve
+    # buying for the DERs' forecast error leaves less imbalance and removes the overload
+    # the error causes; the single stage leaves part of it to the TSO's reserves, the
+    # staged one asked its markets to meet it (what they leave is theirs)
     assert k["unresolved_imbalance_mwh"] < s["unresolved_imbalance_mwh"]
-    assert k["cost_to_serve_eur"] < s["cost_to_serve_eur"]
+    assert k["overload_mwh"] < s["overload_mwh"]
     assert k["procurement_cost_eur"] > s["procurement_cost_eur"]
+    assert s["reserve_imbalance_mwh"] > 0 and k["reserve_imbalance_mwh"] == 0
     # the messages and steps of each stage are labelled; the books still balance
     steps = {m.step.split(" ")[0] for m in staged.messages.messages}
     assert steps == {DAY_AHEAD, REAL_TIME}
@@ -85,3 +88,19 @@ def test_cli_refuses_an_unknown_stage_value() -> None:
     assert res.exit_code != 0
     assert "--stages 'weekly': expected one of model, single, da_rt" in res.output
     assert "Traceback" not in res.output
+
+
+def test_imbalance_split_prices_the_error_beyond_the_markets_gap_at_reserves(
+    small: Scenario,
+) -> None:
+    from tsodso.kpi.cost import imbalance_split
+
+    T, dt = small.periods, small.dt_h
+    market = np.zeros(T)
+    market[:4] = [10.0, -4.0, 3.0, 0.0]
+    system = np.zeros(T)
+    system[:4] = [12.0, -1.0, -5.0, 2.0]
+    lost, reserve = imbalance_split(small, market, system)
+    # per period: lost = min(|market|, |system|), reserve = |system| - lost
+    assert lost == pytest.approx((10 + 1 + 3 + 0) * dt)
+    assert reserve == pytest.approx((2 + 0 + 2 + 2) * dt)
