@@ -15,9 +15,10 @@ import numpy as np
 
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.dispatch.delivery import Delivery, deliver, setpoints
-from tsodso.dispatch.stacking import Stack, stack
+from tsodso.dispatch.stacking import Stack, by_der, stack
 from tsodso.exchange.messages import MessageLog
 from tsodso.operation.contingency import Contingency, RealTime, apply_rules
+from tsodso.operation.stages import REAL_TIME
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.operating import OperatingProtocol
@@ -39,6 +40,14 @@ class Lifecycle:
     contingency: Contingency | None = None  # what the rules did in event periods
 
 
+def _real_time_mw(scn: Scenario, st: Stack) -> np.ndarray:
+    """(D, T) the signed set-point change the real-time stage's standing purchases make."""
+    rt = [p.accepted_mw for p in st.purchases if p.step.startswith(REAL_TIME)]
+    if not rt:
+        return np.zeros((len(scn.ders), scn.periods))
+    return by_der(scn, scn.bids.direction * sum(rt))
+
+
 def run_lifecycle(
     scn: Scenario,
     mech: Mechanism,
@@ -55,7 +64,7 @@ def run_lifecycle(
     if realtime.active.any():
         st, cont = apply_rules(scn, ac_model, realtime, st, protocol)
     sp, clipped = setpoints(scn, st)
-    dl = deliver(scn, sp, clipped)
+    dl = deliver(scn, sp, clipped, _real_time_mw(scn, st) if outcome.real_time else None)
     event = np.abs(sp - scn.ders.p_base_mw) > 1e-6
     bases: dict[str, np.ndarray] = {}
     errors: dict[str, dict[str, float]] = {}

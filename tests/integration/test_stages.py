@@ -104,3 +104,32 @@ def test_imbalance_split_prices_the_error_beyond_the_markets_gap_at_reserves(
     # per period: lost = min(|market|, |system|), reserve = |system| - lost
     assert lost == pytest.approx((10 + 1 + 3 + 0) * dt)
     assert reserve == pytest.approx((2 + 0 + 2 + 2) * dt)
+
+
+def test_a_real_time_curtailment_lowers_the_realised_output(small: Scenario) -> None:
+    from tsodso.dispatch.delivery import deliver
+
+    d = small.ders
+    true = true_baseline_mw(small)
+    # a PV unit that delivers (failures are drawn per unit) producing less than nominated
+    failed = deliver(small, d.p_base_mw).failed
+    pv = np.flatnonzero((d.kind == "pv") & d.curtailable & ~failed)
+    short = (true[pv] < d.p_base_mw[pv] - 1e-3) & (true[pv] > 1e-3)
+    i, t = np.argwhere(short)[0]
+    der = pv[i]
+    x = 0.5 * float(true[der, t])
+    sp = d.p_base_mw.copy()
+    sp[der, t] -= x
+    rt = np.zeros_like(sp)
+    rt[der, t] = -x
+    day_ahead = deliver(small, sp)
+    real_time = deliver(small, sp, real_time_mw=rt)
+    # decided on the nomination, a cap above the realised output does nothing; decided in
+    # real time on the realised output, it takes x off what the unit really does
+    assert day_ahead.metered_mw[der, t] == pytest.approx(min(true[der, t], d.p_base_mw[der, t] - x))
+    assert real_time.metered_mw[der, t] == pytest.approx(true[der, t] - x)
+    assert real_time.metered_mw[der, t] < day_ahead.metered_mw[der, t]
+    # nothing else changes
+    other = np.ones_like(sp, dtype=bool)
+    other[der, t] = False
+    assert np.array_equal(day_ahead.metered_mw[other], real_time.metered_mw[other])

@@ -124,16 +124,30 @@ def true_baseline_mw(scn: Scenario) -> np.ndarray:
     return out
 
 
-def deliver(scn: Scenario, setpoint_mw: np.ndarray, clipped_mwh: float = 0.0) -> Delivery:
-    """Simulate the delivery of ``setpoint_mw`` (D, T)."""
+def deliver(
+    scn: Scenario,
+    setpoint_mw: np.ndarray,
+    clipped_mwh: float = 0.0,
+    real_time_mw: np.ndarray | None = None,
+) -> Delivery:
+    """Simulate the delivery of ``setpoint_mw`` (D, T). ``real_time_mw`` (D, T): the part
+    of the set-points' change a real-time stage decided on the realised output
+    (``operation.stages``): a curtailment there lowers what the unit really does, not its
+    nomination."""
     d, cfg = scn.ders, scn.config.delivery
     base = d.p_base_mw
     true = true_baseline_mw(scn)
     rng = np.random.default_rng([scn.config.seed, 3])
     failed = rng.random(len(d)) < cfg.non_delivery_probability
     flex = np.where(failed[:, None], 0.0, setpoint_mw - base)
-    curtail = d.curtailable[:, None] & (flex < 0)
-    metered = np.where(curtail, np.minimum(true, base + flex), true + flex)
+    rt = np.zeros_like(flex)
+    if real_time_mw is not None:
+        rt = np.where(failed[:, None], 0.0, real_time_mw)
+    ahead = flex - rt  # decided on the nominations
+    curtail = d.curtailable[:, None] & (ahead < 0)
+    metered = np.where(curtail, np.minimum(true, base + ahead), true + ahead) + rt
+    # a real-time curtailment does not turn a generator into a load
+    metered = np.where((rt != 0) & (base >= 0), np.maximum(metered, 0.0), metered)
     store = d.coupling == COUPLING_STORAGE
     metered[store] = base[store] + flex[store]  # a battery follows its set-point exactly
     # flexible loads: rebound after the energy they really shed; they cannot inject nor

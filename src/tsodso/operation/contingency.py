@@ -90,9 +90,7 @@ class RealTime:
     start_taps: np.ndarray | None = None
 
     @classmethod
-    def of(
-        cls, scn: Scenario, ac_model: AcModel, start_taps: np.ndarray | None = None
-    ) -> RealTime:
+    def of(cls, scn: Scenario, ac_model: AcModel, start_taps: np.ndarray | None = None) -> RealTime:
         """The events of ``scn`` (a message loss alone switches no rules on);
         ``start_taps``: the forecast's tap positions."""
         T = scn.periods
