@@ -8,7 +8,7 @@ import pytest
 
 from tsodso.coordination.catalogue import get_model
 from tsodso.coordination.context import der_mw
-from tsodso.dispatch.delivery import true_baseline_mw
+from tsodso.dispatch.delivery import deliver, true_baseline_mw
 from tsodso.operation.stages import DAY_AHEAD, REAL_TIME, real_time_scenario
 from tsodso.pipeline import Prepared, prepare, run_model
 from tsodso.scenario.domain import Scenario
@@ -25,8 +25,17 @@ def test_real_time_state_moves_only_what_the_day_ahead_stage_and_the_errors_move
     scn = prep.scn
     single = run_model(prep, "smartnet-d")
     rt = real_time_scenario(scn, single.outcome)
-    da_der = der_mw(scn, single.outcome.accepted_mw)
-    moved = da_der + true_baseline_mw(scn) - scn.ders.p_base_mw
+    d = scn.ders
+    setpoint = np.clip(
+        d.p_base_mw + der_mw(scn, single.outcome.accepted_mw),
+        d.p_base_mw - d.down_mw,
+        d.p_base_mw + d.up_mw,
+    )
+    realised = deliver(scn, setpoint)
+    moved = realised.metered_mw - d.p_base_mw
+    # the real-time state is where the day-ahead dispatch really put each unit: its
+    # forecast error is in it
+    assert not np.allclose(moved, der_mw(scn, single.outcome.accepted_mw))
     node_moved = np.zeros_like(scn.node_p0_mw)
     np.add.at(node_moved, scn.ders.node, moved)
     # the physical injections: the forecast plus what moved at each DER; the original
@@ -34,10 +43,13 @@ def test_real_time_state_moves_only_what_the_day_ahead_stage_and_the_errors_move
     assert np.allclose(rt.node_injection_mw(), scn.node_injection_mw() + node_moved)
     # the TSO's need: what the day-ahead activations and the errors left
     assert np.allclose(rt.imbalance_mw, scn.imbalance_mw - moved.sum(axis=0))
-    # the bids offer what is left of them, never less than nothing
+    # the bids offer what is left of them, never less than nothing, and nothing from a
+    # unit that did not follow its day-ahead set-point
     left = scn.bids.q_max_mw - single.outcome.accepted_mw
-    assert np.allclose(rt.bids.q_max_mw, np.maximum(left, 0.0))
-    assert (rt.bids.q_max_mw >= 0).all()
+    failed = realised.failed[scn.bids.der]
+    assert failed.any()
+    assert np.allclose(rt.bids.q_max_mw[~failed], np.maximum(left[~failed], 0.0))
+    assert (rt.bids.q_max_mw[failed] == 0).all() and (rt.bids.q_max_mw >= 0).all()
 
 
 def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:

@@ -7,9 +7,11 @@ to the realised-imbalance KPI and the AC check. ``da_rt`` keeps that day-ahead c
 and adds a real-time one by the same coordination scheme (the same families, operators,
 filters, envelopes and pricing) on the real-time state:
 
-- every DER's baseline is its realised one (``delivery.true_baseline_mw``: the seeded
-  forecast error the delivery simulation uses, the same for every model) plus what the
-  day-ahead stage activated;
+- every DER is where the day-ahead dispatch really put it: the delivery simulation of
+  the day-ahead set-points (``dispatch.delivery``: the seeded forecast error, failures,
+  rebound and curtailment caps, the same realisation for every model), which the operators
+  see in real time; a unit that failed to follow its day-ahead set-point is not asked
+  again;
 - the TSO's balancing need is the day-ahead imbalance minus the day-ahead activations and
   the baselines' error; distribution and transmission needs follow from the real-time
   state's AC power flow (each operator's forecast recalibrated to it, as before the
@@ -18,8 +20,8 @@ filters, envelopes and pricing) on the real-time state:
   rows, the same prices: an activation costs the DER the same at either stage).
 
 Interpretations (assumptions, not source rules): the real-time stage clears the whole day
-at once on the realised baselines (perfect foresight within real time, no rolling gate
-closures yet); failures of DERs to deliver are not known to it; a battery's day-ahead
+at once on the realised state (perfect foresight within real time, no rolling gate
+closures yet); the rebound of its own activations is not known to it; a battery's day-ahead
 commitments are not passed to the real-time clearing's state-of-charge limits (stacking
 clips what the two stages together ask beyond them); day-ahead activations are not
 reversed in real time; outages of scenario events are handled by the contingency rules
@@ -43,7 +45,7 @@ from tsodso.coordination.outcome import (
     Transfer,
     worst_status,
 )
-from tsodso.dispatch.delivery import true_baseline_mw
+from tsodso.dispatch.delivery import deliver
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import Mechanism
 from tsodso.validation.ac import AcModel
@@ -57,18 +59,20 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
     """The scenario as the real-time stage sees it after ``day_ahead`` (see the module)."""
     d = scn.ders
     accepted = day_ahead.accepted_mw
-    da_der = der_mw(scn, accepted)
     lo, hi = d.p_base_mw - d.down_mw, d.p_base_mw + d.up_mw
-    da_der = np.clip(d.p_base_mw + da_der, lo, hi) - d.p_base_mw
-    error = true_baseline_mw(scn) - d.p_base_mw
-    moved = da_der + error  # (D, T) real-time baseline minus nomination
+    setpoint = np.clip(d.p_base_mw + der_mw(scn, accepted), lo, hi)
+    # what the day-ahead dispatch really gives: forecast errors, failures, rebound, caps
+    realised = deliver(scn, setpoint)
+    moved = realised.metered_mw - d.p_base_mw  # (D, T) real-time state minus nomination
     node_moved = np.zeros_like(scn.node_p0_mw)
     np.add.at(node_moved, d.node, moved)
-    covered = moved.sum(axis=0)  # (T,) what the day-ahead activations and errors moved
+    covered = moved.sum(axis=0)  # (T,) what the day-ahead dispatch and the errors moved
     # the original imbalance stays where it materialises; what moved is at the DERs
     node_p0 = scn.node_p0_mw + node_moved - np.outer(scn.imbalance_share, covered)
     ders = dataclasses.replace(d, p_base_mw=d.p_base_mw + moved)
-    bids = scn.bids.with_caps(np.maximum(scn.bids.q_max_mw - accepted, 0.0))
+    # a unit that did not follow its day-ahead set-point is not asked again
+    left = np.where(realised.failed[scn.bids.der], 0.0, scn.bids.q_max_mw - accepted)
+    bids = scn.bids.with_caps(np.maximum(left, 0.0))
     return dataclasses.replace(
         scn,
         node_p0_mw=node_p0,
