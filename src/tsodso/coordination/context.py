@@ -54,6 +54,9 @@ class MarketContext:
     forecast: GridForecast
     time_limit_s: float = 300.0
     cache: ClearingCache = field(default_factory=ClearingCache, compare=False, repr=False)
+    # (D, T) what an earlier market stage already bought from each DER (signed), which
+    # every clearing here must allow for in state-of-charge limits (``operation.stages``)
+    committed_mw: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def penalties(self) -> PenaltyPrices:
@@ -110,6 +113,9 @@ class MarketContext:
         bought from each DER (signed), which its state of charge here must allow for."""
         needs = set(ALL_NEEDS if mech is None else mech.needs)
         scn = self.scn
+        if self.committed_mw is not None:
+            earlier = self.committed_mw
+            committed_mw = earlier if committed_mw is None else committed_mw + earlier
         balance = "balancing" in needs if balance is None else balance
         p = scn.node_injection_mw()
         if base_delta_mw is not None:

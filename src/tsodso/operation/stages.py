@@ -21,10 +21,9 @@ filters, envelopes and pricing) on the real-time state:
 
 Interpretations (assumptions, not source rules): the real-time stage clears the whole day
 at once on the realised state (perfect foresight within real time, no rolling gate
-closures yet); the rebound of its own activations is not known to it; a battery's day-ahead
-commitments are not passed to the real-time clearing's state-of-charge limits (stacking
-clips what the two stages together ask beyond them); day-ahead activations are not
-reversed in real time; outages of scenario events are handled by the contingency rules
+closures yet); the rebound of its own activations is not known to it; day-ahead
+activations are not reversed in real time (their state-of-charge use is: the real-time
+clearings allow for it); outages of scenario events are handled by the contingency rules
 (``operation.contingency``), not by the real-time market.
 
 Owns: the real-time state and the merged two-stage outcome. Must not: deliver or settle.
@@ -91,7 +90,9 @@ def run_real_time(
     forecast, _ = operators_forecast(
         rt_scn.grid, ac_model, rt_scn.node_injection_mw(), rt_scn.node_q0_mvar
     )
-    rt_ctx = MarketContext(rt_scn, forecast, ctx.time_limit_s)
+    # the day-ahead stage's activations stand: the state-of-charge limits allow for them
+    committed = der_mw(ctx.scn, day_ahead.accepted_mw)
+    rt_ctx = MarketContext(rt_scn, forecast, ctx.time_limit_s, committed_mw=committed)
     real_time = families.run(rt_ctx, mech)
     return merge_stages(day_ahead, real_time, ctx.scn.dt_h)
 
