@@ -43,13 +43,22 @@ def test_real_time_state_moves_only_what_the_day_ahead_stage_and_the_errors_move
     assert np.allclose(rt.node_injection_mw(), scn.node_injection_mw() + node_moved)
     # the TSO's need: what the day-ahead activations and the errors left
     assert np.allclose(rt.imbalance_mw, scn.imbalance_mw - moved.sum(axis=0))
-    # the bids offer what is left of them, never less than nothing, and nothing from a
-    # unit that did not follow its day-ahead set-point
-    left = scn.bids.q_max_mw - single.outcome.accepted_mw
-    failed = realised.failed[scn.bids.der]
+    # the bids offer what is left of them, never less than nothing, nothing from a unit
+    # that did not follow its day-ahead set-point, and nothing against a unit's own
+    # day-ahead activation in the same period (stacking would cut that reversal)
+    b, acc = scn.bids, single.outcome.accepted_mw
+    left = b.q_max_mw - acc
+    failed = realised.failed[b.der]
     assert failed.any()
-    assert np.allclose(rt.bids.q_max_mw[~failed], np.maximum(left[~failed], 0.0))
-    assert (rt.bids.q_max_mw[failed] == 0).all() and (rt.bids.q_max_mw >= 0).all()
+    opposite = np.zeros(len(b), dtype=bool)
+    for i in np.flatnonzero(acc > 1e-6):
+        opposite |= (
+            (b.der == b.der[i]) & (b.period == b.period[i]) & (b.direction != b.direction[i])
+        )
+    assert opposite.any()
+    free = ~failed & ~opposite
+    assert np.allclose(rt.bids.q_max_mw[free], np.maximum(left[free], 0.0))
+    assert (rt.bids.q_max_mw[failed | opposite] == 0).all() and (rt.bids.q_max_mw >= 0).all()
 
 
 def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:
@@ -72,6 +81,9 @@ def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:
     assert k["overload_mwh"] < s["overload_mwh"]
     assert k["procurement_cost_eur"] > s["procurement_cost_eur"]
     assert s["reserve_imbalance_mwh"] > 0 and k["reserve_imbalance_mwh"] == 0
+    # real time asks no unit to reverse its day-ahead activation: stacking cuts none
+    cuts = staged.life.stack.cuts
+    assert not (cuts.reason == "opposite to a higher-ranked activation").any()
     # the messages and steps of each stage are labelled; the books still balance
     steps = {m.step.split(" ")[0] for m in staged.messages.messages}
     assert steps == {DAY_AHEAD, REAL_TIME}

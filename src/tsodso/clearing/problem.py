@@ -122,11 +122,16 @@ class MarketProblem:
             self.committed_mw,
         ]
         if self.forecast is not None:
-            arrays += [
-                self.forecast.root_vm_pu,
-                self.forecast.t_rating_factor,
-                *self.forecast.v2_offset,
-            ]
+            # only what the LP reads: the DC ratings' factor with the transmission lines,
+            # the root voltage and offsets of the modelled feeders (a TSO-only clearing is
+            # the same whichever feeder calibration its operator holds)
+            fc = self.forecast
+            if self.transmission:
+                arrays.append(fc.t_rating_factor)
+            for f in self.feeders:
+                arrays += [fc.root_vm_pu[f], fc.v2_offset[f]]
+        else:
+            arrays.append(None)
         for arr in arrays:
             h.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
         for k in sorted(self.tdi_schedule_mw):

@@ -10,7 +10,9 @@ Owns: ``MarketContext``, ``ClearingCache`` and the scenario-side helpers every f
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -22,14 +24,30 @@ from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
 from tsodso.schema.tables import BidTable
 
+R = TypeVar("R")
+
 
 class ClearingCache:
     """Clearings by problem digest: a clearing asked for twice (many presets share one) is
-    solved once. Thread-safe; one cache per prepared scenario."""
+    solved once. Thread-safe; one cache per prepared scenario. ``memo`` keeps other
+    results a family derives from a sequence of clearings (a feeder's cost curve), by a
+    key that covers every input of the sequence."""
 
     def __init__(self) -> None:
         self._items: dict[str, Clearing] = {}
+        self._memo: dict[str, object] = {}
         self._lock = threading.Lock()
+
+    def memo(self, key: str, make: Callable[[], R]) -> R:
+        """The result stored under ``key``, made by ``make`` the first time (outside the
+        lock: callers in parallel use distinct keys)."""
+        with self._lock:
+            if key in self._memo:
+                return cast(R, self._memo[key])
+        value = make()
+        with self._lock:
+            self._memo[key] = value
+        return value
 
     def get(self, key: str) -> Clearing | None:
         """The clearing stored under ``key``, if any."""

@@ -11,7 +11,8 @@ filters, envelopes and pricing) on the real-time state:
   the day-ahead set-points (``dispatch.delivery``: the seeded forecast error, failures,
   rebound and curtailment caps, the same realisation for every model), which the operators
   see in real time; a unit that failed to follow its day-ahead set-point is not asked
-  again;
+  again, and no unit is asked to move against its own day-ahead activation in the same
+  period (that activation stands: stacking would cut the reversal);
 - the TSO's balancing need is the day-ahead imbalance minus the day-ahead activations and
   the baselines' error; distribution and transmission needs follow from the real-time
   state's AC power flow (each operator's forecast recalibrated to it, as before the
@@ -50,6 +51,7 @@ from tsodso.schema.mechanism import Mechanism
 from tsodso.validation.ac import AcModel
 from tsodso.validation.forecast import operators_forecast
 
+EPS = 1e-6
 DAY_AHEAD = "day-ahead"
 REAL_TIME = "real-time"
 
@@ -69,9 +71,14 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
     # the original imbalance stays where it materialises; what moved is at the DERs
     node_p0 = scn.node_p0_mw + node_moved - np.outer(scn.imbalance_share, covered)
     ders = dataclasses.replace(d, p_base_mw=d.p_base_mw + moved)
-    # a unit that did not follow its day-ahead set-point is not asked again
-    left = np.where(realised.failed[scn.bids.der], 0.0, scn.bids.q_max_mw - accepted)
-    bids = scn.bids.with_caps(np.maximum(left, 0.0))
+    # a unit that did not follow its day-ahead set-point is not asked again, and a unit is
+    # not asked to reverse its own day-ahead activation in the same period (it stands)
+    b = scn.bids
+    used = np.zeros((2, len(d), scn.periods))  # [up, down] MW bought day-ahead per DER
+    np.add.at(used, ((b.direction < 0).astype(int), b.der, b.period), accepted)
+    reverses = used[(b.direction > 0).astype(int), b.der, b.period] > EPS
+    left = np.where(realised.failed[b.der] | reverses, 0.0, b.q_max_mw - accepted)
+    bids = b.with_caps(np.maximum(left, 0.0))
     return dataclasses.replace(
         scn,
         node_p0_mw=node_p0,

@@ -25,6 +25,10 @@ period. The DSO still uses storage and EVs for its own needs and in the disaggre
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+
 import numpy as np
 
 from tsodso.clearing.lp import Status
@@ -54,6 +58,25 @@ from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.tables import COUPLING_NONE, BidTable
 
 EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One point of a feeder's cost-curve sweep: what the DSO's market cost there."""
+
+    direction: int
+    k: int
+    q: np.ndarray  # (T,) MW of deviation from the feeder's step-1 import
+    status: Status
+    cost: np.ndarray  # (T,) the market's cost by period
+    record: StepRecord  # the clearing's record, without name and operator
+
+
+def _digest(text: str, *arrays: np.ndarray) -> str:
+    h = hashlib.sha256(text.encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _feeder_of_bids(scn: Scenario, bids: BidTable) -> np.ndarray:
@@ -91,48 +114,65 @@ def _curves(
         room_dn = np.bincount(sub.period, (sub.direction < 0) * free, T)
         f_cost0 = _feeder_cost_by_period(base, in_f, T)
         fid = scn.grid.feeders[fpos].id
-        # one DSO market per feeder, re-solved warm for each point of the sweep
-        session: MarketSession | None = None
-        for direction, room in ((1, room_up), (-1, room_dn)):
-            prev_q = np.zeros(T)
-            prev_c = np.zeros(T)
-            slope_floor = np.zeros(T)
-            for k in range(1, mech.curve_segments + 1):
-                q = room * k / mech.curve_segments
-                schedule = e0 - direction * q
-                if session is None:
-                    problem = ctx.dso_problem(
-                        sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: schedule}
+        first = ctx.dso_problem(
+            sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: e0 - room_up / mech.curve_segments}
+        )
+
+        def sweep() -> list[_Point]:
+            # one DSO market per feeder, re-solved warm for each point of the sweep
+            points: list[_Point] = []
+            session = MarketSession(first)
+            for direction, room in ((1, room_up), (-1, room_dn)):
+                for k in range(1, mech.curve_segments + 1):
+                    q = room * k / mech.curve_segments
+                    if points:
+                        session.set_schedule(fpos, e0 - direction * q)
+                    c = session.clear()
+                    points.append(
+                        _Point(
+                            direction,
+                            k,
+                            q,
+                            c.status,
+                            _cost_by_period(c, T),
+                            StepRecord.of("", "", c),
+                        )
                     )
-                    session = MarketSession(problem)
-                else:
-                    session.set_schedule(fpos, schedule)
-                c = session.clear()
-                recs.append(
-                    StepRecord.of(
-                        f"curve {fid} {direction:+d}/{k}", side.operator_of_feeder(fpos), c
-                    )
+                    if c.status != Status.OPTIMAL:
+                        break  # no offer beyond a point the DSO could not solve
+            return points
+
+        # the same sweep (same feeder market, same points) in another preset is not solved
+        # again: the key covers the first point's problem and every later schedule
+        prev_q, prev_c, slope_floor = np.zeros(T), np.zeros(T), np.zeros(T)
+        key = _digest(first.digest(), e0, room_up, room_dn, np.array([mech.curve_segments]))
+        for pt in ctx.cache.memo(f"curve:{key}", sweep):
+            name = f"curve {fid} {pt.direction:+d}/{pt.k}"
+            recs.append(
+                dataclasses.replace(pt.record, name=name, operator=side.operator_of_feeder(fpos))
+            )
+            if pt.status != Status.OPTIMAL:
+                continue
+            if pt.k == 1:
+                prev_q, prev_c, slope_floor = np.zeros(T), np.zeros(T), np.zeros(T)
+            cost = pt.cost - f_cost0
+            dq = pt.q - prev_q
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = np.where(dq > EPS, (cost - prev_c) / (dq * dt), 0.0)
+            slope = np.maximum(slope, slope_floor)  # convex: marginal cost never falls
+            slope_floor = slope
+            t = np.flatnonzero(dq > EPS)
+            rows.append(
+                (
+                    np.full(len(t), pt.direction),
+                    t,
+                    dq[t],
+                    np.maximum(slope[t], 0.0),
+                    np.full(len(t), scn.grid.feeders[fpos].tdi_node),
+                    np.full(len(t), fpos),
                 )
-                if c.status != Status.OPTIMAL:
-                    break  # no offer beyond a point the DSO could not solve
-                cost = _cost_by_period(c, T) - f_cost0
-                dq = q - prev_q
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    slope = np.where(dq > EPS, (cost - prev_c) / (dq * dt), 0.0)
-                slope = np.maximum(slope, slope_floor)  # convex: marginal cost never falls
-                slope_floor = slope
-                t = np.flatnonzero(dq > EPS)
-                rows.append(
-                    (
-                        np.full(len(t), direction),
-                        t,
-                        dq[t],
-                        np.maximum(slope[t], 0.0),
-                        np.full(len(t), scn.grid.feeders[fpos].tdi_node),
-                        np.full(len(t), fpos),
-                    )
-                )
-                prev_q, prev_c = q, cost
+            )
+            prev_q, prev_c = pt.q, cost
         return rows, recs
 
     rows: list[tuple[np.ndarray, ...]] = []
