@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tsodso.coordination import families
+from tsodso.coordination.areas import OnceMap
 from tsodso.coordination.catalogue import ModelPreset, get_model
 from tsodso.coordination.context import MarketContext
 from tsodso.coordination.outcome import ModelOutcome
@@ -41,12 +42,13 @@ from tsodso.validation.forecast import operators_forecast
 
 class RunCache:
     """What runs on one prepared scenario share: the outcome of each mechanism (presets
-    that are the same point of the space run once) and the DER history of the X-of-Y
-    baseline (read once). Thread-safe."""
+    that are the same point of the space run once), its messages rendered per standard and
+    the DER history of the X-of-Y baseline (read once). Thread-safe: models running at
+    once make each shared result once."""
 
     def __init__(self) -> None:
-        self.outcomes: dict[str, ModelOutcome] = {}
-        self.encodings: dict[tuple[str, str], RenderedLog] = {}  # (mechanism, standard)
+        self.outcomes: OnceMap[str, ModelOutcome] = OnceMap()
+        self.encodings: OnceMap[tuple[str, str], RenderedLog] = OnceMap()  # (mechanism, std)
         self.history: dict[str, np.ndarray | None] = {}
         self.lock = threading.Lock()
 
@@ -182,17 +184,14 @@ def cleared(prep: Prepared, mech: Mechanism) -> ModelOutcome:
     """What the markets of ``mech`` bought on ``prep``, at each of its stages
     (``operation.stages``); presets that share a mechanism share its outcome, and a
     staged model shares its day-ahead stage with the single-stage one."""
-    key = repr(mech)
-    outcome = prep.cache.outcomes.get(key)
-    if outcome is not None:
-        return outcome
-    if mech.stages == "single":
-        outcome = families.run(prep.ctx, mech)
-    else:
+
+    def clear() -> ModelOutcome:
+        if mech.stages == "single":
+            return families.run(prep.ctx, mech)
         day_ahead = cleared(prep, mech.model_copy(update={"stages": "single"}))
-        outcome = run_real_time(prep.ctx, mech, prep.ac_model, day_ahead)
-    prep.cache.outcomes[key] = outcome
-    return outcome
+        return run_real_time(prep.ctx, mech, prep.ac_model, day_ahead)
+
+    return prep.cache.outcomes.get(repr(mech), clear)
 
 
 def run_model(
@@ -227,10 +226,7 @@ def run_model(
     # the same mechanism sends the same messages (its contingency ones under the same
     # protocol): rendered once
     ekey = (key + (repr(preset.protocol) if prep.realtime.active.any() else ""), std)
-    encoded = prep.cache.encodings.get(ekey)
-    if encoded is None:
-        encoded = render_messages(scn, messages, life, std)
-        prep.cache.encodings[ekey] = encoded
+    encoded = prep.cache.encodings.get(ekey, lambda: render_messages(scn, messages, life, std))
     wall = time.perf_counter() - t0
     kpis = compute_kpis(
         scn, outcome, messages, life, ac, wall, prep.forecast, encoded.bytes_by_encoding()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
+from tsodso.comparison import compare
 from tsodso.coordination.catalogue import get_model
 from tsodso.pipeline import Prepared, RunResult, prepare, run_model
 from tsodso.scenario.domain import Scenario
@@ -39,10 +41,10 @@ def test_a_feeder_curve_sweep_is_solved_once_and_reused_exactly(small: Scenario)
     variant = dataclasses.replace(base, mechanism=mech)
     shared = prepare(small)
     run_model(shared, base)
-    sweeps = len(shared.ctx.cache._memo)
+    sweeps = shared.ctx.cache.n_memo
     assert sweeps > 0
     reused = run_model(shared, variant)
-    assert len(shared.ctx.cache._memo) == sweeps  # no new sweep
+    assert shared.ctx.cache.n_memo == sweeps  # no new sweep
     alone = run_model(prepare(small), variant)  # the variant on a fresh scenario
     assert np.array_equal(reused.outcome.accepted_mw, alone.outcome.accepted_mw)
     assert reused.kpis["procurement_cost_eur"] == alone.kpis["procurement_cost_eur"]
@@ -53,3 +55,23 @@ def test_a_feeder_curve_sweep_is_solved_once_and_reused_exactly(small: Scenario)
 
     assert any(r[0].startswith("curve") for r in records(reused))
     assert records(reused) == records(alone)
+
+
+def test_models_run_at_once_give_what_each_gives_alone(
+    small: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # presets that share clearings, curve sweeps and whole outcomes, run on 3 threads
+    ids = ["smartnet-d", "coordinet-common", "smartnet-e", "future-worlds-e", "smartnet-b"]
+    ids += ["future-worlds-a", "smartnet-a"]
+    monkeypatch.setenv("TSODSO_MODEL_THREADS", "3")
+    together = compare(prepare(small), ids)
+    monkeypatch.setenv("TSODSO_MODEL_THREADS", "1")
+    alone = compare(prepare(small), ids)
+    assert [r.model.id for r in together.runs] == ids
+    for a, b in zip(together.runs, alone.runs, strict=True):
+        assert np.array_equal(a.outcome.accepted_mw, b.outcome.accepted_mw), a.model.id
+        ka = {k: v for k, v in a.kpis.items() if not k.endswith("_s")}
+        kb = {k: v for k, v in b.kpis.items() if not k.endswith("_s")}
+        assert ka == kb, a.model.id
+    # the clearings the presets share were solved once on the threaded run too
+    assert len(together.prepared.ctx.cache) == len(alone.prepared.ctx.cache)

@@ -19,10 +19,12 @@ from tsodso.schema.config import (
     load_config,
 )
 from tsodso.schema.environment import (
+    DEFAULT_MODEL_THREADS,
     EnvironmentConfigError,
     area_threads,
     environment_problems,
     highs_log,
+    model_threads,
 )
 from tsodso.schema.files import InputFileError, read_input_text
 
@@ -249,6 +251,7 @@ def test_environment_variables_are_checked_together(tmp_path: Path) -> None:
     blocker.write_text("")
     env = {
         "TSODSO_AREA_THREADS": "two",
+        "TSODSO_MODEL_THREADS": "0",
         "TSODSO_CACHE": str(blocker / "cache"),
         "TSODSO_HIGHS_LOG": "maybe",
     }
@@ -258,5 +261,9 @@ def test_environment_variables_are_checked_together(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentConfigError, match="TSODSO_AREA_THREADS = '0'"):
         area_threads({"TSODSO_AREA_THREADS": "0"})
     assert area_threads({"TSODSO_AREA_THREADS": " 3 "}) == 3
+    with pytest.raises(EnvironmentConfigError, match="TSODSO_MODEL_THREADS = 'x'"):
+        model_threads({"TSODSO_MODEL_THREADS": "x"})
+    assert model_threads({"TSODSO_MODEL_THREADS": "1"}) == 1
+    assert 1 <= model_threads({}) <= DEFAULT_MODEL_THREADS
     assert highs_log({"TSODSO_HIGHS_LOG": "0"}) is False
     assert highs_log({"TSODSO_HIGHS_LOG": "yes"}) is True

@@ -9,7 +9,6 @@ Owns: ``MarketContext``, ``ClearingCache`` and the scenario-side helpers every f
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -18,7 +17,7 @@ import numpy as np
 
 from tsodso.clearing.market import Clearing, clear_market, merge_clearings, split_by_feeder
 from tsodso.clearing.problem import MarketProblem, PenaltyPrices
-from tsodso.coordination.areas import map_areas
+from tsodso.coordination.areas import OnceMap, map_areas
 from tsodso.grids.forecast import GridForecast
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
@@ -29,38 +28,29 @@ R = TypeVar("R")
 
 class ClearingCache:
     """Clearings by problem digest: a clearing asked for twice (many presets share one) is
-    solved once. Thread-safe; one cache per prepared scenario. ``memo`` keeps other
-    results a family derives from a sequence of clearings (a feeder's cost curve), by a
-    key that covers every input of the sequence."""
+    solved once, also when two threads ask at the same time. One cache per prepared
+    scenario. ``memo`` keeps other results a family derives from a sequence of clearings
+    (a feeder's cost curve), by a key that covers every input of the sequence."""
 
     def __init__(self) -> None:
-        self._items: dict[str, Clearing] = {}
-        self._memo: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._clearings: OnceMap[str, Clearing] = OnceMap()
+        self._memo: OnceMap[str, object] = OnceMap()
+
+    def clearing(self, key: str, make: Callable[[], Clearing]) -> Clearing:
+        """The clearing stored under ``key``, solved by ``make`` the first time."""
+        return self._clearings.get(key, make)
 
     def memo(self, key: str, make: Callable[[], R]) -> R:
-        """The result stored under ``key``, made by ``make`` the first time (outside the
-        lock: callers in parallel use distinct keys)."""
-        with self._lock:
-            if key in self._memo:
-                return cast(R, self._memo[key])
-        value = make()
-        with self._lock:
-            self._memo[key] = value
-        return value
+        """The result stored under ``key``, made by ``make`` the first time."""
+        return cast(R, self._memo.get(key, make))
 
-    def get(self, key: str) -> Clearing | None:
-        """The clearing stored under ``key``, if any."""
-        with self._lock:
-            return self._items.get(key)
-
-    def put(self, key: str, clearing: Clearing) -> None:
-        """Store a clearing."""
-        with self._lock:
-            self._items[key] = clearing
+    @property
+    def n_memo(self) -> int:
+        """How many memoised results are held."""
+        return len(self._memo)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._clearings)
 
 
 @dataclass(frozen=True)
@@ -181,19 +171,17 @@ class MarketContext:
         """Clear ``problem``, reusing the result of an identical clearing solved earlier on
         this context. A problem without a row joining two feeders is solved as one LP per
         feeder on parallel threads and merged (exact; tested)."""
-        key = problem.digest()
-        hit = self.cache.get(key)
-        if hit is None:
+
+        def solve() -> Clearing:
             parts = split_by_feeder(problem)
             if len(parts) == 1:
-                hit = clear_market(problem)
-            else:
-                cleared = map_areas(lambda p: clear_market(p[1]), parts)
-                hit = merge_clearings(
-                    problem, [(p[0], c) for p, c in zip(parts, cleared, strict=True)]
-                )
-            self.cache.put(key, hit)
-        return hit
+                return clear_market(problem)
+            cleared = map_areas(lambda p: clear_market(p[1]), parts)
+            return merge_clearings(
+                problem, [(p[0], c) for p, c in zip(parts, cleared, strict=True)]
+            )
+
+        return self.cache.clearing(problem.digest(), solve)
 
 
 def scatter(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -1,11 +1,13 @@
 """The environment variables tsodso reads, declared once and checked together.
 
-``TSODSO_AREA_THREADS`` (threads for per-feeder work), ``TSODSO_CACHE`` (where built grids
-are cached) and ``TSODSO_HIGHS_LOG`` (print the solver's log). The command line checks them
+``TSODSO_AREA_THREADS`` (threads for per-feeder work), ``TSODSO_MODEL_THREADS`` (models a
+comparison runs at once), ``TSODSO_CACHE`` (where built grids are cached) and
+``TSODSO_HIGHS_LOG`` (print the solver's log). The command line checks them
 before any work (``environment_problems``); the modules that read them use the functions
 here, which refuse a bad value with the same message instead of a traceback.
 
-Owns: ``ENVIRONMENT``, ``environment_problems``, ``area_threads``, ``cache_path``,
+Owns: ``ENVIRONMENT``, ``environment_problems``, ``area_threads``, ``model_threads``,
+``cache_path``,
 ``highs_log`` and ``EnvironmentConfigError``. Must not: import anything of tsodso.
 """
 
@@ -18,6 +20,10 @@ from pathlib import Path
 
 #: most threads per-feeder work may use (an assumption: far above any core count here)
 MAX_AREA_THREADS = 256
+#: models a comparison runs at once by default, at most (an assumption: each holds its own
+#: LPs, about 1 GB at the peak of the default day's joint market, and HiGHS's dual simplex
+#: uses one core per solve)
+DEFAULT_MODEL_THREADS = 4
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -25,6 +31,8 @@ _FALSE = ("", "0", "false", "no", "off")
 ENVIRONMENT: dict[str, str] = {
     "TSODSO_AREA_THREADS": f"threads for per-feeder work: an integer 1..{MAX_AREA_THREADS} "
     "(default: every core)",
+    "TSODSO_MODEL_THREADS": f"models a comparison runs at once: an integer 1..{MAX_AREA_THREADS} "
+    f"(default: every core, at most {DEFAULT_MODEL_THREADS}; 1 times each model alone)",
     "TSODSO_CACHE": "directory of the grid cache (default ~/.cache/tsodso); created if missing",
     "TSODSO_HIGHS_LOG": f"print the solver's log: one of {', '.join(_TRUE + _FALSE[1:])} "
     "(default: off)",
@@ -44,13 +52,13 @@ def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 
-def _threads_problem(value: str) -> str | None:
+def _threads_problem(value: str, name: str = "TSODSO_AREA_THREADS") -> str | None:
     try:
         n = int(value.strip())
     except ValueError:
         n = 0
     if not 1 <= n <= MAX_AREA_THREADS:
-        return f"TSODSO_AREA_THREADS = {value!r}: expected an integer 1..{MAX_AREA_THREADS}"
+        return f"{name} = {value!r}: expected an integer 1..{MAX_AREA_THREADS}"
     return None
 
 
@@ -85,6 +93,9 @@ def environment_problems(env: Mapping[str, str] | None = None) -> list[str]:
     e = _environ(env)
     found = [
         _threads_problem(e["TSODSO_AREA_THREADS"]) if "TSODSO_AREA_THREADS" in e else None,
+        _threads_problem(e["TSODSO_MODEL_THREADS"], "TSODSO_MODEL_THREADS")
+        if "TSODSO_MODEL_THREADS" in e
+        else None,
         _writable_dir_problem("TSODSO_CACHE", e["TSODSO_CACHE"]) if "TSODSO_CACHE" in e else None,
         _log_problem(e["TSODSO_HIGHS_LOG"]) if "TSODSO_HIGHS_LOG" in e else None,
     ]
@@ -97,6 +108,18 @@ def area_threads(env: Mapping[str, str] | None = None) -> int:
     if value is None:
         return max(1, os.cpu_count() or 1)
     problem = _threads_problem(value)
+    if problem:
+        raise EnvironmentConfigError([problem])
+    return int(value.strip())
+
+
+def model_threads(env: Mapping[str, str] | None = None) -> int:
+    """Models a comparison runs at once: ``TSODSO_MODEL_THREADS`` or every core, at most
+    ``DEFAULT_MODEL_THREADS``."""
+    value = _environ(env).get("TSODSO_MODEL_THREADS")
+    if value is None:
+        return max(1, min(os.cpu_count() or 1, DEFAULT_MODEL_THREADS))
+    problem = _threads_problem(value, "TSODSO_MODEL_THREADS")
     if problem:
         raise EnvironmentConfigError([problem])
     return int(value.strip())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,6 +283,7 @@ class AcModel:
         self._pp: tuple[pandapowerNet, np.ndarray] | None = None
         #: periods of the last ``run`` solved by pandapower's runpp (the PV loop's fallback)
         self.fallback_periods = 0
+        self._lock = threading.Lock()
 
     def _pv_sensitivity(self, dq_mvar: float = 1.0) -> np.ndarray:
         """Inverse of dV/dQ at the PV nodes (pu per Mvar), by finite differences around the
@@ -366,6 +368,18 @@ class AcModel:
         ``PV_MAX_ROUNDS`` is solved by pandapower's ``runpp``, which has PV buses, and
         counts as not converged only if that fails too). Reactive limits are not enforced, as
         in pandapower's ``runpp`` default and MATPOWER's ``runpf``."""
+        with self._lock:  # one power-grid-model instance and fallback net, shared
+            return self._run(p_mw, q_mvar, threads, out_of_service, hold_taps, start_taps)
+
+    def _run(
+        self,
+        p_mw: np.ndarray,
+        q_mvar: np.ndarray,
+        threads: int,
+        out_of_service: np.ndarray | None,
+        hold_taps: np.ndarray | None,
+        start_taps: np.ndarray | None,
+    ) -> AcResult:
         inv = self._pv_sens_inv
         self.fallback_periods = 0
         if inv is None:
