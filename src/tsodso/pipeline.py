@@ -30,7 +30,7 @@ from tsodso.kpi.tables import run_tables
 from tsodso.kpi.unmet import unmet_needs
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
-from tsodso.operation.stages import run_real_time
+from tsodso.operation.stages import nothing_bought, run_real_time
 from tsodso.registration.grid import GridCheck, static_hosting_check
 from tsodso.registration.products import Registry, register
 from tsodso.scenario.domain import Scenario
@@ -188,6 +188,8 @@ def cleared(prep: Prepared, mech: Mechanism) -> ModelOutcome:
     def clear() -> ModelOutcome:
         if mech.stages == "single":
             return families.run(prep.ctx, mech)
+        if mech.stages == "perfect":  # one clearing, at real time, nothing bought before
+            return run_real_time(prep.ctx, mech, prep.ac_model, nothing_bought(prep.scn))
         day_ahead = cleared(prep, mech.model_copy(update={"stages": "single"}))
         return run_real_time(prep.ctx, mech, prep.ac_model, day_ahead)
 

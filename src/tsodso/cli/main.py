@@ -65,8 +65,8 @@ StagesOpt = Annotated[
     typer.Option(
         "--stages",
         help="when every model's markets clear: 'model' (each model's own), 'single' (once, "
-        "on the day-ahead nominations: the reference) or 'da_rt' (day-ahead, then real "
-        "time on the realised baselines)",
+        "on the day-ahead nominations), 'da_rt' (day-ahead, then real time on the realised "
+        "baselines) or 'perfect' (once, on the realised baselines: perfect foresight)",
     ),
 ]
 TimeLimitOpt = Annotated[

@@ -20,6 +20,11 @@ filters, envelopes and pricing) on the real-time state:
 - the bids offer what the day-ahead stage left of them (``q_max`` minus accepted, the same
   rows, the same prices: an activation costs the DER the same at either stage).
 
+``perfect`` is the reference that prices the forecast error: one clearing by the same
+scheme on the realised state with nothing bought before (``nothing_bought``), i.e. perfect
+foresight of the forecast error (not of non-delivery: a unit that will fail is still
+asked). The cost of forecast error and gate closure is ``da_rt`` minus ``perfect``.
+
 Interpretations (assumptions, not source rules): the real-time stage clears the whole day
 at once on the realised state (perfect foresight within real time, no rolling gate
 closures yet); the rebound of its own activations is not known to it; day-ahead
@@ -36,6 +41,7 @@ import dataclasses
 
 import numpy as np
 
+from tsodso.clearing.lp import Status
 from tsodso.coordination import families
 from tsodso.coordination.context import MarketContext, der_mw
 from tsodso.coordination.outcome import (
@@ -47,6 +53,7 @@ from tsodso.coordination.outcome import (
 )
 from tsodso.dispatch.delivery import deliver
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import TSO
 from tsodso.schema.mechanism import Mechanism
 from tsodso.validation.ac import AcModel
 from tsodso.validation.forecast import operators_forecast
@@ -54,6 +61,19 @@ from tsodso.validation.forecast import operators_forecast
 EPS = 1e-6
 DAY_AHEAD = "day-ahead"
 REAL_TIME = "real-time"
+
+
+def nothing_bought(scn: Scenario) -> ModelOutcome:
+    """An empty day-ahead stage: what ``perfect`` clears after (nothing)."""
+    zero = np.zeros(len(scn.bids))
+    return ModelOutcome(
+        status=Status.OPTIMAL,
+        purchases=(Purchase(TSO, "nothing bought", zero, zero),),
+        unmet_imbalance_mw=np.zeros(scn.periods),
+        exchanges=(),
+        steps=(),
+        iterations=0,
+    )
 
 
 def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
@@ -71,13 +91,15 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
     # the original imbalance stays where it materialises; what moved is at the DERs
     node_p0 = scn.node_p0_mw + node_moved - np.outer(scn.imbalance_share, covered)
     ders = dataclasses.replace(d, p_base_mw=d.p_base_mw + moved)
-    # a unit that did not follow its day-ahead set-point is not asked again, and a unit is
-    # not asked to reverse its own day-ahead activation in the same period (it stands)
+    # a unit that did not follow its day-ahead set-point is not asked again (one without
+    # a day-ahead activation had none to follow: its failure is not known in advance), and
+    # a unit is not asked to reverse its own day-ahead activation in the same period
     b = scn.bids
     used = np.zeros((2, len(d), scn.periods))  # [up, down] MW bought day-ahead per DER
     np.add.at(used, ((b.direction < 0).astype(int), b.der, b.period), accepted)
     reverses = used[(b.direction > 0).astype(int), b.der, b.period] > EPS
-    left = np.where(realised.failed[b.der] | reverses, 0.0, b.q_max_mw - accepted)
+    missed = realised.failed & (used.sum(axis=(0, 2)) > EPS)  # (D,) failed to follow
+    left = np.where(missed[b.der] | reverses, 0.0, b.q_max_mw - accepted)
     bids = b.with_caps(np.maximum(left, 0.0))
     return dataclasses.replace(
         scn,

@@ -31,7 +31,7 @@ CostAllocation = Literal["by_need", "proportional", "shapley"]
 ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
 DModel = Literal["operational", "planning"]
 DsoMarkets = Literal["per_dso", "one_platform"]
-Stages = Literal["single", "da_rt"]
+Stages = Literal["single", "da_rt", "perfect"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -78,7 +78,9 @@ class Mechanism(BaseModel):
         description="when the model's markets clear: 'single' once, on the day-ahead "
         "nominations (the reference); 'da_rt' the same day-ahead clearing, then a real-time "
         "clearing by the same scheme of what the realised baselines leave (imbalance, "
-        "congestion, voltage) with the bids' remaining capacity",
+        "congestion, voltage) with the bids' remaining capacity; 'perfect' one clearing by "
+        "the same scheme on the realised baselines (perfect foresight of the forecast "
+        "error, not of non-delivery: the reference that prices the forecast error)",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"
