@@ -20,10 +20,12 @@ filters, envelopes and pricing) on the real-time state:
 - the bids offer what the day-ahead stage left of them (``q_max`` minus accepted, the same
   rows, the same prices: an activation costs the DER the same at either stage).
 
-``perfect`` is the reference that prices the forecast error: one clearing by the same
-scheme on the realised state with nothing bought before (``nothing_bought``), i.e. perfect
-foresight of the forecast error (not of non-delivery: a unit that will fail is still
-asked). The cost of forecast error and gate closure is ``da_rt`` minus ``perfect``.
+``perfect`` is the perfect-foresight reference: one clearing by the same scheme on the
+realised state with nothing bought before (``nothing_bought``), knowing the forecast error
+and which units will fail (their bids are not offered). ``da_rt`` minus ``perfect`` is
+what forecast error and non-delivery cost a model, net of what its second clearing round
+is worth (a scheme whose single clearing leaves needs unmet by design, e.g. parallel
+markets that do not see each other, gains from any second round).
 
 Interpretations (assumptions, not source rules): the real-time stage clears the whole day
 at once on the realised state (perfect foresight within real time, no rolling gate
@@ -76,8 +78,9 @@ def nothing_bought(scn: Scenario) -> ModelOutcome:
     )
 
 
-def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
-    """The scenario as the real-time stage sees it after ``day_ahead`` (see the module)."""
+def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome, foresight: bool = False) -> Scenario:
+    """The scenario as the real-time stage sees it after ``day_ahead`` (see the module);
+    with ``foresight`` (``perfect``) it also knows which units will fail."""
     d = scn.ders
     accepted = day_ahead.accepted_mw
     lo, hi = d.p_base_mw - d.down_mw, d.p_base_mw + d.up_mw
@@ -98,7 +101,7 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome) -> Scenario:
     used = np.zeros((2, len(d), scn.periods))  # [up, down] MW bought day-ahead per DER
     np.add.at(used, ((b.direction < 0).astype(int), b.der, b.period), accepted)
     reverses = used[(b.direction > 0).astype(int), b.der, b.period] > EPS
-    missed = realised.failed & (used.sum(axis=(0, 2)) > EPS)  # (D,) failed to follow
+    missed = realised.failed & (foresight | (used.sum(axis=(0, 2)) > EPS))  # (D,)
     left = np.where(missed[b.der] | reverses, 0.0, b.q_max_mw - accepted)
     bids = b.with_caps(np.maximum(left, 0.0))
     return dataclasses.replace(
@@ -115,7 +118,7 @@ def run_real_time(
 ) -> ModelOutcome:
     """The real-time stage of ``mech`` after ``day_ahead``, merged with it: one outcome
     whose purchases, messages and steps are labelled with their stage."""
-    rt_scn = real_time_scenario(ctx.scn, day_ahead)
+    rt_scn = real_time_scenario(ctx.scn, day_ahead, foresight=mech.stages == "perfect")
     forecast, _ = operators_forecast(
         rt_scn.grid, ac_model, rt_scn.node_injection_mw(), rt_scn.node_q0_mvar
     )

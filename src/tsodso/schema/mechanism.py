@@ -79,8 +79,8 @@ class Mechanism(BaseModel):
         "nominations (the reference); 'da_rt' the same day-ahead clearing, then a real-time "
         "clearing by the same scheme of what the realised baselines leave (imbalance, "
         "congestion, voltage) with the bids' remaining capacity; 'perfect' one clearing by "
-        "the same scheme on the realised baselines (perfect foresight of the forecast "
-        "error, not of non-delivery: the reference that prices the forecast error)",
+        "the same scheme on the realised baselines, knowing which units will fail (the "
+        "perfect-foresight reference)",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"
