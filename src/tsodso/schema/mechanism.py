@@ -32,6 +32,7 @@ ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
 DModel = Literal["operational", "planning"]
 DsoMarkets = Literal["per_dso", "one_platform"]
 Stages = Literal["single", "da_rt", "perfect"]
+Aggregation = Literal["per_der", "ferc2222"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -81,6 +82,13 @@ class Mechanism(BaseModel):
         "congestion, voltage) with the bids' remaining capacity; 'perfect' one clearing by "
         "the same scheme on the realised baselines, knowing which units will fail (the "
         "perfect-foresight reference)",
+    )
+    aggregation: Aggregation = Field(
+        "per_der",
+        description="how DERs in feeders take part in an ISO/RTO market: 'per_der' each on "
+        "its own; 'ferc2222' as FERC Order 2222 aggregations (one aggregator's DERs at one "
+        "pricing node, at least 100 kW, after the distribution utility's review; the "
+        "aggregator splits the awards)",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"

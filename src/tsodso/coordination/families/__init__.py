@@ -47,6 +47,7 @@ def _s(*values: str) -> frozenset[str]:
     return frozenset(values)
 
 
+_PER_DER = _s("per_der")  # FERC 2222 aggregations: the central family's ISO market only
 _NO_CONFLICT = "no resource is bought by two operators in one step"
 _ONE_BUYER = "a single buyer: no cost to allocate"
 _OWN_MARKETS = "each operator pays for its own market"
@@ -65,6 +66,7 @@ FAMILIES: dict[str, Family] = {
             "the TSO (or a market operator for it) clears with its DC model only; "
             "distribution bids pass the d_constraints filter",
             supports={
+                "aggregation": _s("per_der", "ferc2222"),
                 "operator": _s("tso", "independent", "joint", "idso"),
                 "d_constraints": _s("none", "static_prequal", "traffic_light", "doe"),
                 "d_path": _s("direct"),
@@ -85,6 +87,7 @@ FAMILIES: dict[str, Family] = {
             "the DSO clears its own needs from distribution resources; the TSO buys from "
             "transmission resources only (nothing is forwarded)",
             supports={
+                "aggregation": _PER_DER,
                 "d_constraints": _s("full"),
                 "d_path": _s("none"),
                 "interface": _s("none"),
@@ -104,6 +107,7 @@ FAMILIES: dict[str, Family] = {
             "priority operator's needs are met first (pre-emption); an operator other than "
             "the DSOs clears with the planning data they send unless it runs their functions",
             supports={
+                "aggregation": _PER_DER,
                 "operator": _s("tso", "joint", "independent"),
                 "d_constraints": _s("full"),
                 "d_path": _s("platform", "direct"),
@@ -118,6 +122,7 @@ FAMILIES: dict[str, Family] = {
             "interface cost curves; with a schedule interface the DSO also balances its "
             "area at each TDI; optional DSO correction",
             supports={
+                "aggregation": _PER_DER,
                 "d_path": _s("residual", "filtered", "aggregated"),
                 "interface": _s("none", "curve", "schedule"),
                 "d_model": _DSO_MODEL,
@@ -136,6 +141,7 @@ FAMILIES: dict[str, Family] = {
             "both operators clear at once for their own needs: TDI schedules, fragmented "
             "markets, or hybrid markets whose conflicts go to the priority operator",
             supports={
+                "aggregation": _PER_DER,
                 "d_path": _s("schedule", "none", "direct"),
                 "d_constraints": _s("none", "static_prequal", "traffic_light", "doe", "full"),
                 "interface": _s("schedule", "none"),
@@ -150,6 +156,7 @@ FAMILIES: dict[str, Family] = {
             "TSO and DSOs (or an IDSO) agree on TDI exchanges by a price-based (Benders) "
             "decomposition",
             supports={
+                "aggregation": _PER_DER,
                 "d_constraints": _s("full"),
                 "d_path": _s("platform"),
                 "interface": _s("priced_flow"),
@@ -167,6 +174,7 @@ FAMILIES: dict[str, Family] = {
             run_implicit,
             "DERs self-dispatch against forecast DLMPs; nobody coordinates quantities",
             supports={
+                "aggregation": _PER_DER,
                 "d_constraints": _s("full"),
                 "interface": _s("priced_flow"),
                 "d_model": _DSO_MODEL,
