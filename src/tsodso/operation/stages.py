@@ -22,7 +22,9 @@ filters, envelopes and pricing) on the real-time state:
 
 ``perfect`` is the perfect-foresight reference: one clearing by the same scheme on the
 realised state with nothing bought before (``nothing_bought``), knowing the forecast error
-and which units will fail (their bids are not offered). ``da_rt`` minus ``perfect`` is
+and which units will fail (their bids are not offered), not the rebound of its own
+flexible-load activations (no clearing models rebound; ``da_rt``'s second round sees and
+buys for the first round's). ``da_rt`` minus ``perfect`` is
 what forecast error and non-delivery cost a model, net of what its second clearing round
 is worth (a scheme whose single clearing leaves needs unmet by design, e.g. parallel
 markets that do not see each other, gains from any second round).
@@ -57,6 +59,7 @@ from tsodso.dispatch.delivery import deliver
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import TSO
 from tsodso.schema.mechanism import Mechanism
+from tsodso.schema.tables import COUPLING_STORAGE
 from tsodso.validation.ac import AcModel
 from tsodso.validation.forecast import operators_forecast
 
@@ -76,6 +79,20 @@ def nothing_bought(scn: Scenario) -> ModelOutcome:
         steps=(),
         iterations=0,
     )
+
+
+def _room(scn: Scenario, metered: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(D, T) MW each unit can still move up and down from ``metered`` in real time."""
+    d = scn.ders
+    up = np.full_like(metered, np.inf)
+    down = np.full_like(metered, np.inf)
+    gen = (d.p_base_mw >= 0) & (d.coupling != COUPLING_STORAGE)[:, None]
+    up = np.where(gen, d.p_base_mw + d.up_mw - metered, up)
+    down = np.where(gen, metered, down)
+    load = (d.kind == "flex_load")[:, None]
+    up = np.where(load, -metered, up)
+    down = np.where(load, metered - (true - d.down_mw), down)
+    return np.maximum(up, 0.0), np.maximum(down, 0.0)
 
 
 def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome, foresight: bool = False) -> Scenario:
@@ -103,7 +120,12 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome, foresight: bool =
     reverses = used[(b.direction > 0).astype(int), b.der, b.period] > EPS
     missed = realised.failed & (foresight | (used.sum(axis=(0, 2)) > EPS))  # (D,)
     left = np.where(missed[b.der] | reverses, 0.0, b.q_max_mw - accepted)
-    bids = b.with_caps(np.maximum(left, 0.0))
+    # and no more than the unit can move from where it really is: a generator not below
+    # zero nor above its offered range, a flexible load within its offered range around its
+    # real consumption (what the delivery simulation enforces)
+    up_room, down_room = _room(scn, realised.metered_mw, realised.true_base_mw)
+    room = np.where(b.direction > 0, up_room[b.der, b.period], down_room[b.der, b.period])
+    bids = b.with_caps(np.maximum(np.minimum(left, room), 0.0))
     return dataclasses.replace(
         scn,
         node_p0_mw=node_p0,
