@@ -90,3 +90,17 @@ def test_ferc_tso_and_smartnet_a_now_differ_by_the_orders_rules(
     assert with_rules["procurement_cost_eur"] != without["procurement_cost_eur"]
     # the ISO receives one offer per aggregation step instead of one per DER bid
     assert with_rules["message_bytes"] < without["message_bytes"]
+
+
+def test_ferc_hybrid_iso_clears_aggregations_of_what_the_dso_check_lets_through(
+    small_prepared: Prepared,
+) -> None:
+    run = run_model(small_prepared, "ferc-hybrid")
+    assert run.model.mechanism.aggregation == "ferc2222"
+    kinds = {m.kind for m in run.messages.messages if m.step == "tso"}
+    assert {"aggregated_bids", "aggregation_awards"} <= kinds
+    tso = next(p for p in run.outcome.purchases if p.step == "tso market")
+    # the DSO's envelopes already keep every offer within its limits: the review that
+    # follows finds nothing to withhold (on FERC TSO, without envelopes, it withholds)
+    assert not any(m.kind == "withheld_ders" for m in run.messages.messages)
+    assert tso.accepted_mw.sum() > 0

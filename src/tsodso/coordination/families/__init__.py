@@ -47,7 +47,7 @@ def _s(*values: str) -> frozenset[str]:
     return frozenset(values)
 
 
-_PER_DER = _s("per_der")  # FERC 2222 aggregations: the central family's ISO market only
+_PER_DER = _s("per_der")  # FERC 2222 aggregations: only where an ISO clears DERs directly
 _NO_CONFLICT = "no resource is bought by two operators in one step"
 _ONE_BUYER = "a single buyer: no cost to allocate"
 _OWN_MARKETS = "each operator pays for its own market"
@@ -141,7 +141,7 @@ FAMILIES: dict[str, Family] = {
             "both operators clear at once for their own needs: TDI schedules, fragmented "
             "markets, or hybrid markets whose conflicts go to the priority operator",
             supports={
-                "aggregation": _PER_DER,
+                "aggregation": _s("per_der", "ferc2222"),
                 "d_path": _s("schedule", "none", "direct"),
                 "d_constraints": _s("none", "static_prequal", "traffic_light", "doe", "full"),
                 "interface": _s("schedule", "none"),

@@ -31,7 +31,9 @@ def run_central(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     flt = apply_filter(ctx, mech, scn.bids, proto, receiver=clearer)
     n = len(scn.bids)
     if mech.aggregation == "ferc2222":
-        accepted, pay, c = _ferc2222(ctx, mech, flt.caps_mw, proto, clearer)
+        if clearer != TSO:
+            proto.data("central", TSO, clearer, "needs", {"imbalance_mw": scn.imbalance_mw})
+        accepted, pay, c = clear_aggregations(ctx, mech, flt.caps_mw, proto, clearer, "central")
     else:
         keep = np.flatnonzero(flt.caps_mw > 1e-6)
         bids = scn.bids.with_caps(flt.caps_mw).subset(keep)
@@ -56,13 +58,19 @@ def run_central(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     )
 
 
-def _ferc2222(
-    ctx: MarketContext, mech: Mechanism, caps: np.ndarray, proto: Protocol, clearer: str
+def clear_aggregations(
+    ctx: MarketContext,
+    mech: Mechanism,
+    caps: np.ndarray,
+    proto: Protocol,
+    clearer: str,
+    step: str,
+    imbalance_mw: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Clearing]:
-    """The ISO/RTO clears DER aggregations (``coordination.aggregation``): the utilities'
-    review, the aggregators' offers per pricing node, the ISO's awards per aggregation and
-    each aggregator's split among its DERs. Returns accepted MW and payments per scenario
-    bid, and the clearing."""
+    """The ISO/RTO (``clearer``) clears DER aggregations (``coordination.aggregation``) of
+    the scenario's bids capped at ``caps``: the utilities' review, the aggregators' offers
+    per pricing node, the ISO's awards per aggregation and each aggregator's split among
+    its DERs. Returns accepted MW and payments per scenario bid, and the clearing."""
     scn = ctx.scn
     agg = aggregate(scn, caps, ctx.forecast)
     layer = scn.grid.node_layer[scn.bids.node]
@@ -78,11 +86,11 @@ def _ferc2222(
                 {"feeder": f.id, "der": scn.ders.id[out]},
             )
     own = scn.bids.with_caps(caps).subset(agg.own)
-    proto.bids("central", own, clearer)
+    proto.bids(step, own, clearer)
     for a in np.unique(agg.bids.aggregator):
         m = agg.bids.aggregator == a
         proto.data(
-            "central",
+            step,
             scn.aggregator_names[a],
             clearer,
             "aggregated_bids",
@@ -94,19 +102,17 @@ def _ferc2222(
                 "price": agg.bids.price_eur_per_mwh[m],
             },
         )
-    if clearer != TSO:
-        proto.data("central", TSO, clearer, "needs", {"imbalance_mw": scn.imbalance_mw})
     both = BidTable.concat(own, agg.bids)
-    c = ctx.clear(ctx.problem(both, mech, feeders=()))
+    c = ctx.clear(ctx.problem(both, mech, feeders=(), imbalance_mw=imbalance_mw))
     k = len(own)
     acc_own, acc_agg = c.accepted_mw[:k], c.accepted_mw[k:]
     pay_all = payments(c, mech.pricing)
-    proto.activations("central", own, acc_own, clearer)
+    proto.activations(step, own, acc_own, clearer)
     for a in np.unique(agg.bids.aggregator):
         m = (agg.bids.aggregator == a) & (acc_agg > 1e-6)
         if m.any():
             proto.data(
-                "central",
+                step,
                 clearer,
                 scn.aggregator_names[a],
                 "aggregation_awards",

@@ -26,6 +26,7 @@ import numpy as np
 from tsodso.clearing.pricing import payments
 from tsodso.coordination.context import MarketContext, distribution_bids, scatter
 from tsodso.coordination.dso_markets import distribution_side
+from tsodso.coordination.families.central import clear_aggregations
 from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, worst_status
 from tsodso.coordination.protocol import Protocol
@@ -117,12 +118,18 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         in_d = scn.grid.node_layer >= 0
         share_d = scn.imbalance_share[in_d].sum() if mech.d_path == "schedule" else 0.0
         need = scn.imbalance_mw * (1.0 - share_d)
-    proto.bids("tso", bids_t, TSO)
     # the TSO does not see the DSO's activations (parallel): it clears on the forecast
-    c_t = ctx.clear(ctx.problem(bids_t, mech, feeders=(), imbalance_mw=need))
+    aggregations = mech.aggregation == "ferc2222" and mech.d_path == "direct"
+    if aggregations:  # FERC 2222: the ISO clears aggregations of what the DSO let through
+        tso_acc, tso_pay_full, c_t = clear_aggregations(
+            ctx, mech, caps, proto, TSO, "tso", imbalance_mw=need
+        )
+    else:
+        proto.bids("tso", bids_t, TSO)
+        c_t = ctx.clear(ctx.problem(bids_t, mech, feeders=(), imbalance_mw=need))
+        tso_acc = scatter(n, idx_t, c_t.accepted_mw)
+        tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
     steps.append(StepRecord.of("tso market", TSO, c_t))
-    tso_acc = scatter(n, idx_t, c_t.accepted_mw)
-    tso_pay_full = scatter(n, idx_t, payments(c_t, mech.pricing))
     dso_pay_full = scatter(n, idx_d, payments(c_d, mech.pricing, side.market(bids_d)))
     if mech.d_path == "direct":
         tso_acc2, dso_acc2 = resolve_conflicts(scn, tso_acc, dso_acc, rule)
@@ -148,7 +155,8 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     else:
         tso_pay, dso_pay = tso_pay_full, dso_pay_full
     side.send_activations(proto, "dso", scn.bids, dso_acc)
-    proto.activations("tso", scn.bids, tso_acc, TSO)
+    if not aggregations:  # (the ISO sent its awards to the aggregators)
+        proto.activations("tso", scn.bids, tso_acc, TSO)
     acc = tso_acc + dso_acc
     signed = np.bincount(scn.bids.period, scn.bids.direction * acc, scn.periods)
     return ModelOutcome(
