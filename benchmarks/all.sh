@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark table in one run (several minutes on the 2-core development machine):
-# stage timings and ratios, single vs staged markets, envelopes at scale, growth with size, the decomposition on the
+# stage timings and ratios, single vs staged markets, models at once, envelopes at scale, growth with size, the decomposition on the
 # full day and the assessment's engines.
 # Extra arguments (e.g. --repeats 1) go to run.py and doe.py.
 set -euo pipefail
@@ -9,6 +9,7 @@ py=.venv/bin/python
 "$py" benchmarks/run.py --full "$@"
 "$py" benchmarks/doe.py --full "$@"
 "$py" benchmarks/stages.py --full "$@"
+"$py" benchmarks/models_at_once.py --scenario small --threads 1,2
 "$py" benchmarks/scale.py --copies 1,3,10
 "$py" benchmarks/decomposition.py --time-limit 120
 "$py" benchmarks/assess.py

@@ -77,9 +77,14 @@ def compute(c: Case) -> pd.DataFrame:
     ids = list(available) if c.spec.get("models", "all") == "all" else c.spec["models"]
     prep = prepare(build_scenario(cfg))
     rows = []
+    # ``stages``: run each model at these market stages (rows ``id@stages``) instead of its own
+    stages = c.spec.get("stages", [])
     for mid in ids:
-        r = run_model(prep, available[mid])
-        rows.append({"model": mid, "status": str(r.outcome.status), **r.kpis})
+        for st in stages or [None]:
+            preset = available[mid] if st is None else available[mid].at_stages(st)
+            r = run_model(prep, preset)
+            name = mid if st is None else f"{mid}@{st}"
+            rows.append({"model": name, "status": str(r.outcome.status), **r.kpis})
     df = pd.DataFrame(rows).set_index("model")
     return df.drop(columns=[k for k in c.ignored if k in df.columns])
 
