@@ -43,9 +43,8 @@ from tsodso.exchange.standards.base import (
     RenderContext,
     Renderer,
     by_kind,
-    message_id,
 )
-from tsodso.exchange.standards.text import json_str, message_ids, reprs, rounded
+from tsodso.exchange.standards.text import json_str, message_id, message_ids, reprs, rounded
 
 NAME = "openadr3"
 LABEL = "OpenADR 3.1 JSON"

@@ -50,8 +50,8 @@ from tsodso.exchange.standards.base import (
     RenderContext,
     Renderer,
     by_kind,
-    message_id,
 )
+from tsodso.exchange.standards.text import message_id
 
 NAME = "uftp"
 LABEL = "USEF UFTP 3.1.0 XML"
@@ -125,7 +125,7 @@ def _qs(values: list[str], plain: bool) -> list[str]:
 
 def _plain(names: object) -> bool:
     """Whether no name (DER ids, operators) needs escaping in an XML attribute."""
-    return _SPECIAL.search("".join(map(str, np.unique(np.asarray(names))))) is None  # type: ignore[call-overload]
+    return _SPECIAL.search("".join(map(str, np.unique(np.asarray(names))))) is None
 
 
 def order_reference(operator: str, der: str, isp: int, direction: int) -> str:
