@@ -119,8 +119,9 @@ class RenderContext:
 
     def positions(self, ders: np.ndarray) -> np.ndarray:
         """Positions of DER ids (an unknown id is an error, never dropped)."""
+        names = np.asarray(ders).astype(str).tolist()
         try:
-            return np.fromiter((self.der_index[str(d)] for d in ders), int, len(ders))
+            return np.array(list(map(self.der_index.__getitem__, names)), dtype=int)
         except KeyError as e:
             raise ValueError(f"message names an unknown DER {e.args[0]!r}") from None
 
