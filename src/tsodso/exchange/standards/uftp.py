@@ -319,10 +319,10 @@ def _settlement(
     ) / 100.0
     penalty = mine.penalty_cents.to_numpy(dtype=float) / 100.0
     deficiency = np.abs(ordered - delivered)
-    w_ordered = np.rint(ordered * 1e6).astype(np.int64)
+    w_ordered = text.watts(ordered)
     reserved: dict[int, int] = {}
-    for n, w in zip(isp.tolist(), np.abs(w_ordered).tolist(), strict=True):
-        reserved[n] = reserved.get(n, 0) + w
+    for n, w in zip(isp.tolist(), w_ordered, strict=True):
+        reserved[n] = reserved.get(n, 0) + abs(w)
     ders = ders_a.tolist()
     way = np.where(s > 0, "up", "down").tolist()
     plain = _plain(ders_a) and _SPECIAL.search(msg.sender) is None
@@ -348,7 +348,7 @@ def _settlement(
             text.fixed(price - penalty, 4),
             isp.tolist(),
             text.watts(b),
-            w_ordered.tolist(),
+            w_ordered,
             text.watts(b + delivered),
             text.watts(delivered),
             text.watts(deficiency),
