@@ -171,15 +171,30 @@ def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
     utc = [f'"periodFrom":"{a}","periodTo":"{b}"' for a, b in periods_utc(ctx)]
     market = market_id(msg.receiver)
     oids = message_ids((NAME, i, "order"), range(len(ders)))
-    for k, d in enumerate(ders):
-        state[order_key(msg.receiver, d, period[k], way[k])] = oids[k]
-        text = (
-            f'{{"id":"{oids[k]}","marketId":"{market}","portfolioId":"{portfolio_id(d)}",'
-            f'"gridNodeId":{cps[k]},"regulationType":"{regulation(way[k])}","side":"Sell",'
-            f'"pricePoints":[{{"quantity":{q[k]},"unitPrice":{price[k]}}}],'
-            f'"minimumAcceptanceQuantity":0,{utc[period[k]]}}}'
+    state.update(
+        zip(
+            [
+                f"order/{msg.receiver}/{d}/{t}/{w}"
+                for d, t, w in zip(ders, period, way, strict=True)
+            ],
+            oids,
+            strict=True,
         )
-        docs.append(_text_doc(i, msg.kind, "Order", f"{d}-{k}", text))
+    )  # order_key of each bid
+    pids = {d: portfolio_id(d) for d in dict.fromkeys(ders)}
+    regs = [regulation(w) for w in way]
+    texts = [
+        f'{{"id":"{oid}","marketId":"{market}","portfolioId":"{pids[d]}",'
+        f'"gridNodeId":{cp},"regulationType":"{r}","side":"Sell",'
+        f'"pricePoints":[{{"quantity":{qk},"unitPrice":{pk}}}],'
+        f'"minimumAcceptanceQuantity":0,{utc[t]}}}'
+        for oid, d, cp, r, qk, pk, t in zip(oids, ders, cps, regs, q, price, period, strict=True)
+    ]
+    head = f"{i:06d}-{msg.kind}-Order-"
+    docs += [
+        Document(NAME, "Order", f"{head}{d}-{k}.json", len(raw), raw)
+        for k, (d, raw) in enumerate(zip(ders, [t.encode() for t in texts], strict=True))
+    ]
     return docs
 
 
