@@ -25,6 +25,9 @@ ID_NAMESPACE = uuid.UUID("6f1c3b1e-8a0e-4d55-9a43-7d1f0f1c2e17")
 _NS = ID_NAMESPACE.bytes
 #: the RFC 4122 variant nibble of a uuid5 from the hash's 17th hex digit
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: the UUID's hex digit groups (8-4-4-4-12)
+_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
 #: compact JSON, as ``json.dumps(x, separators=(",", ":"))`` writes it (one encoder: dumps
 #: with separators builds a new one per call)
 compact_json = json.JSONEncoder(separators=(",", ":")).encode
@@ -42,10 +45,24 @@ def message_id(*parts: object) -> str:
 
 
 def message_ids(prefix: Sequence[object], last: Iterable[object]) -> list[str]:
-    """``message_id(*prefix, x)`` for every ``x`` of ``last``, in bulk."""
+    """``message_id(*prefix, x)`` for every ``x`` of ``last``, in bulk: one SHA-1 each, the
+    UUID layout written for all of them at once."""
     head = _NS + "".join(f"{p}/" for p in prefix).encode()
     sha1 = hashlib.sha1
-    return [_uuid(sha1(head + str(x).encode()).hexdigest()) for x in last]
+    raw = b"".join([sha1(head + str(x).encode()).digest() for x in last])
+    if not raw:
+        return []
+    b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
+    b[:, 6] = (b[:, 6] & 0x0F) | 0x50  # version 5
+    b[:, 8] = (b[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.empty((len(b), 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[b >> 4]
+    digits[:, 1::2] = _HEX[b & 0x0F]
+    out = np.full((len(b), 37), ord("-"), dtype=np.uint8)
+    out[:, 36] = ord(" ")
+    for start, (lo, hi) in zip((0, 9, 14, 19, 24), _GROUPS, strict=True):
+        out[:, start : start + hi - lo] = digits[:, lo:hi]
+    return out.tobytes().decode("ascii").split(" ")[:-1]
 
 
 @functools.cache
