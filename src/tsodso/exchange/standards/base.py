@@ -3,7 +3,8 @@ zone, each DER's congestion point, bid prices, settlement lines), the rendered d
 and the log of them, and the fallback encoding for messages a standard does not cover.
 
 Owns: ``RenderContext``, ``Document``, ``RenderedMessage``, ``RenderedLog``, the JSON
-fallback and the collector's pause while a log renders. Must not: know any one standard's format (``uftp``, ``csip_aus``, ``openadr3``).
+fallback and the collector's pause while a log renders. Must not: know any one standard's
+format (``uftp``, ``csip_aus``, ``openadr3``).
 
 Time: simbench's profiles are German, so every standard states times in Europe/Berlin (an
 assumption: the day's wall clock, whatever region's standard renders it).
