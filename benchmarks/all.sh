@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark table in one run (several minutes on the 2-core development machine):
-# stage timings and ratios, single vs staged markets, models at once, envelopes at scale, growth with size, the decomposition on the
-# full day and the assessment's engines.
+# stage timings and ratios, single vs staged markets, models at once, envelopes at scale,
+# growth with size, the decomposition on the full day, the assessment's engines and the
+# rendering of messages in each standard.
 # Extra arguments (e.g. --repeats 1) go to run.py and doe.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,4 @@ py=.venv/bin/python
 "$py" benchmarks/scale.py --copies 1,3,10
 "$py" benchmarks/decomposition.py --time-limit 120
 "$py" benchmarks/assess.py
+"$py" benchmarks/render.py --repeats 3

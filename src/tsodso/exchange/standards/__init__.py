@@ -22,6 +22,7 @@ from tsodso.exchange.standards.base import (
     RenderedLog,
     RenderedMessage,
     Renderer,
+    gc_paused,
     json_document,
 )
 
@@ -57,13 +58,14 @@ def render_log(
     renderer = STANDARDS[standard][1]
     state: dict[str, str] = {}
     out = []
-    for i, msg in enumerate(messages):
-        docs = renderer(msg, i, ctx, state) if renderer is not None else None
-        if docs is None:
-            docs = [json_document(msg, i, keep)]
-        elif not keep:
-            docs = [Document(d.encoding, d.doc_type, d.name, d.size) for d in docs]
-        out.append(RenderedMessage(i, msg, tuple(docs)))
+    with gc_paused():
+        for i, msg in enumerate(messages):
+            docs = renderer(msg, i, ctx, state) if renderer is not None else None
+            if docs is None:
+                docs = [json_document(msg, i, keep)]
+            elif not keep:
+                docs = [Document(d.encoding, d.doc_type, d.name, d.size) for d in docs]
+            out.append(RenderedMessage(i, msg, tuple(docs)))
     return RenderedLog(standard, tuple(out))
 
 

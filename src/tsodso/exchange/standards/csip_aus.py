@@ -22,7 +22,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from tsodso.exchange.messages import Message
-from tsodso.exchange.standards.base import Document, RenderContext, message_id
+from tsodso.exchange.standards import text
+from tsodso.exchange.standards.base import Document, RenderContext
 
 NAME = "csip-aus"
 LABEL = "IEEE 2030.5 / CSIP-AUS 1.3 XML"
@@ -48,30 +49,34 @@ def _does(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
         raise ValueError(f"doe message {i}: an envelope limit is not finite")
     seconds = round(ctx.dt_h * 3600)
     created = int(ctx.start().timestamp())
+    T = limits.shape[1]
+    starts = [int(ctx.start(t).timestamp()) for t in range(T)]
+    watts = text.watts(limits)
+    way = "export" if direction > 0 else "import"
+    status = (
+        f"<creationTime>{created}</creationTime><EventStatus><currentStatus>0"
+        f"</currentStatus><dateTime>{created}</dateTime><potentiallySuperseded>false"
+        "</potentiallySuperseded></EventStatus><interval><duration>"
+        f"{seconds}</duration><start>"
+    )
+    base = f"</start></interval><DERControlBase><csipaus:{tag}><multiplier>0</multiplier><value>"
+    end = f"</value></csipaus:{tag}></DERControlBase></DERControl>"
     docs = []
-    for j, node in enumerate(np.asarray(p["node"], dtype=int)):
+    for j, node in enumerate(np.asarray(p["node"], dtype=int).tolist()):
         bus = int(ctx.node_bus[node])
         href = program_href(bus)
-        T = limits.shape[1]
-        parts = [
-            f'<DERControlList {NS} href={quoteattr(href)} subscribable="0" all="{T}" results="{T}">'
-        ]
-        for t in range(T):
-            mrid = message_id(NAME, i, bus, t).replace("-", "").upper()
-            parts.append(
-                f'<DERControl href="{href}/{t}" responseRequired="00" subscribable="0">'
-                f"<mRID>{mrid}</mRID>"
-                f"<creationTime>{created}</creationTime><EventStatus><currentStatus>0"
-                f"</currentStatus><dateTime>{created}</dateTime><potentiallySuperseded>false"
-                "</potentiallySuperseded></EventStatus><interval><duration>"
-                f"{seconds}</duration><start>{int(ctx.start(t).timestamp())}</start>"
-                f"</interval><DERControlBase><csipaus:{tag}><multiplier>0</multiplier><value>"
-                f"{int(round(limits[j, t] * 1e6))}</value></csipaus:{tag}></DERControlBase>"
-                "</DERControl>"
-            )
-        parts.append("</DERControlList>")
-        raw = "".join(parts).encode()
-        name = f"{i:06d}-doe-DERControlList-{bus}-{'export' if direction > 0 else 'import'}.xml"
+        mrids = [m.replace("-", "").upper() for m in text.message_ids((NAME, i, bus), range(T))]
+        w = watts[j * T : (j + 1) * T]
+        controls = "".join(
+            f'<DERControl href="{href}/{t}" responseRequired="00" subscribable="0">'
+            f"<mRID>{mrids[t]}</mRID>{status}{starts[t]}{base}{w[t]}{end}"
+            for t in range(T)
+        )
+        raw = (
+            f'<DERControlList {NS} href={quoteattr(href)} subscribable="0" all="{T}"'
+            f' results="{T}">{controls}</DERControlList>'
+        ).encode()
+        name = f"{i:06d}-doe-DERControlList-{bus}-{way}.xml"
         docs.append(Document(NAME, "DERControlList", name, len(raw), raw))
     return docs
 

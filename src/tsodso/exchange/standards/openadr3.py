@@ -43,8 +43,8 @@ from tsodso.exchange.standards.base import (
     RenderContext,
     Renderer,
     by_kind,
-    message_id,
 )
+from tsodso.exchange.standards.text import json_str, message_id, message_ids, reprs, rounded
 
 NAME = "openadr3"
 LABEL = "OpenADR 3.1 JSON"
@@ -123,19 +123,32 @@ def _program_docs(
     return [_doc(i, kind, program, operator), _doc(i, kind, event, f"{operator}-solicitation")]
 
 
-def _interval(k: int, ctx: RenderContext, t: int, payloads: str) -> str:
-    """One interval object as JSON text (the hot path: formatted, not dumped)."""
-    return (
-        f'{{"id":{k},"intervalPeriod":{{"start":"{ctx.period_iso[t]}",'
-        f'"duration":"PT{round(ctx.dt_h * 60)}M"}},"payloads":[{payloads}]}}'
-    )
+def _periods(ctx: RenderContext) -> tuple[str, ...]:
+    """Each period's ``"intervalPeriod":{...},`` as JSON text."""
+    return _interval_periods(ctx.period_iso, f"PT{round(ctx.dt_h * 60)}M")
+
+
+@functools.cache
+def _interval_periods(iso: tuple[str, ...], duration: str) -> tuple[str, ...]:
+    return tuple(f'"intervalPeriod":{{"start":"{s}","duration":"{duration}"}},' for s in iso)
+
+
+def _intervals(
+    ctx: RenderContext, ids: list[int], periods: list[int], payloads: list[str]
+) -> list[str]:
+    """Interval objects as JSON text, one per (id, period, payloads)."""
+    iv = _periods(ctx)
+    return [
+        f'{{"id":{k},{iv[t]}"payloads":[{p}]}}'
+        for k, t, p in zip(ids, periods, payloads, strict=True)
+    ]
 
 
 def _report(head: dict[str, Any], resources: list[tuple[str, list[str]]]) -> bytes:
     """A report whose resources' intervals are already JSON text."""
     text = json.dumps(head, separators=(",", ":"))[:-1]
     res = ",".join(
-        f'{{"resourceName":{json.dumps(name)},"intervals":[{",".join(iv)}]}}'
+        f'{{"resourceName":{json_str(name)},"intervals":[{",".join(iv)}]}}'
         for name, iv in resources
     )
     return f'{text},"resources":[{res}]}}'.encode()
@@ -145,19 +158,28 @@ def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
     p = msg.payload
     docs = _program_docs(msg.receiver, i, msg.kind, ctx, state)
     ders = np.asarray(p["der"]).astype(str)
-    kw = np.round(np.asarray(p["q_max_mw"], dtype=float) * 1e3, 3).tolist()
-    price = np.round(np.asarray(p["price"], dtype=float), 4).tolist()
-    up = (np.asarray(p["direction"], dtype=int) > 0).tolist()
+    kw = reprs(np.round(np.asarray(p["q_max_mw"], dtype=float) * 1e3, 3).tolist())
+    price = reprs(np.round(np.asarray(p["price"], dtype=float), 4).tolist())
+    up = np.asarray(p["direction"], dtype=int) > 0
     period = np.asarray(p["period"], dtype=int).tolist()
-    resources: dict[str, list[str]] = {}
-    for k, d in enumerate(ders.tolist()):
-        kind = "UP_REGULATION_AVAILABLE" if up[k] else "DOWN_REGULATION_AVAILABLE"
-        iv = resources.setdefault(d, [])
-        payloads = (
-            f'{{"type":"{kind}","values":[{kw[k]!r}]}},'
-            f'{{"type":"BID_PRICE","values":[{price[k]!r}]}}'
-        )
-        iv.append(_interval(len(iv), ctx, period[k], payloads))
+    # each DER a resource (in order of first appearance), its bids its intervals, in order
+    names, first, code = np.unique(ders, return_index=True, return_inverse=True)
+    order = np.argsort(code, kind="stable")
+    counts = np.bincount(code, minlength=len(names))
+    ids = np.empty(len(ders), dtype=int)
+    ids[order] = np.arange(len(ders)) - np.repeat(np.cumsum(counts) - counts, counts)
+    kinds = np.where(up, "UP_REGULATION_AVAILABLE", "DOWN_REGULATION_AVAILABLE").tolist()
+    payloads = [
+        f'{{"type":"{k}","values":[{q}]}},{{"type":"BID_PRICE","values":[{c}]}}'
+        for k, q, c in zip(kinds, kw, price, strict=True)
+    ]
+    ivs = _intervals(ctx, ids.tolist(), period, payloads)
+    bounds = np.cumsum(counts).tolist()
+    by_der = order.tolist()
+    resources = [
+        (str(names[g]), [ivs[j] for j in by_der[bounds[g] - counts[g] : bounds[g]]])
+        for g in np.argsort(first, kind="stable").tolist()
+    ]
     head = {
         "objectType": "REPORT",
         "id": message_id(NAME, i, "report"),
@@ -173,51 +195,60 @@ def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
             )
         ],
     }
-    raw = _report(head, list(resources.items()))
+    raw = _report(head, resources)
     name = f"{i:06d}-{msg.kind}-REPORT-{msg.sender}.json"
     return [*docs, Document(NAME, "REPORT", name, len(raw), raw)]
 
 
-def _event(
+def _events(
     i: int,
     msg: Message,
     ctx: RenderContext,
-    tag: str,
+    tags: list[str],
     payload_type: str,
     units: str,
-    values: list[tuple[int, float]],  # (period, value)
-    targets: list[str] | None,
-) -> Document:
-    """One event: one payload type, one interval per (period, value)."""
+    periods: list[int],
+    values: list[list[str]],  # per event, its values (JSON text), one per period
+    targets: list[str] | None,  # per event, its one target; None: no targets
+) -> list[Document]:
+    """One event per tag: one payload type, one interval per (period, value)."""
     desc = f'{{"objectType":"EVENT_PAYLOAD_DESCRIPTOR","payloadType":"{payload_type}",' + (
         f'"units":"{units}"}}' if units != "EUR" else '"units":"MWH","currency":"EUR"}'
     )
-    intervals = ",".join(
-        _interval(k, ctx, t, f'{{"type":"{payload_type}","values":[{v!r}]}}')
-        for k, (t, v) in enumerate(values)
-    )
-    tgt = "" if targets is None else f',"targets":{json.dumps(targets)}'
-    text = (
-        f'{{"objectType":"EVENT","id":"{message_id(NAME, i, tag)}",'
-        f'"programID":"{program_id(msg.sender)}","eventName":{json.dumps(f"{msg.kind} {tag}")},'
-        f'"payloadDescriptors":[{desc}],"intervals":[{intervals}]{tgt}}}'
-    )
-    raw = text.encode()
-    return Document(NAME, "EVENT", f"{i:06d}-{msg.kind}-EVENT-{tag}.json", len(raw), raw)
+    iv = _periods(ctx)
+    heads = [
+        f'{{"id":{k},{iv[t]}"payloads":[{{"type":"{payload_type}","values":['
+        for k, t in enumerate(periods)
+    ]
+    ids = message_ids((NAME, i), tags)
+    program = program_id(msg.sender)
+    kind = json_str(msg.kind)[:-1]
+    docs = []
+    for e, tag in enumerate(tags):
+        intervals = ",".join([f"{h}{v}]}}]}}" for h, v in zip(heads, values[e], strict=True)])
+        tgt = "" if targets is None else f',"targets":[{json_str(targets[e])}]'
+        raw = (
+            f'{{"objectType":"EVENT","id":"{ids[e]}",'
+            f'"programID":"{program}","eventName":{kind} {json_str(tag)[1:]},'
+            f'"payloadDescriptors":[{desc}],"intervals":[{intervals}]{tgt}}}'
+        ).encode()
+        docs.append(Document(NAME, "EVENT", f"{i:06d}-{msg.kind}-EVENT-{tag}.json", len(raw), raw))
+    return docs
 
 
 def _per_der(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
     p = msg.payload
     docs = _program_docs(msg.sender, i, msg.kind, ctx, state)
-    ders = np.asarray(p["der"]).astype(str)
-    for k, d in enumerate(ders):
-        if msg.kind == "activation":
-            kw = -int(p["direction"][k]) * float(p["q_mw"][k]) * 1e3
-            kind = "DISPATCH_SETPOINT_RELATIVE"
-        else:  # setpoint: the DER's net injection -> consumption positive
-            kw = -float(p["p_mw"][k]) * 1e3
-            kind = "DISPATCH_SETPOINT"
-        docs.append(_event(i, msg, ctx, f"{d}-{k}", kind, "KW", [(msg.period, round(kw, 3))], [d]))
+    ders = np.asarray(p["der"]).astype(str).tolist()
+    if msg.kind == "activation":
+        kw = -np.asarray(p["direction"], dtype=int) * np.asarray(p["q_mw"], dtype=float) * 1e3
+        kind = "DISPATCH_SETPOINT_RELATIVE"
+    else:  # setpoint: the DER's net injection -> consumption positive
+        kw = -np.asarray(p["p_mw"], dtype=float) * 1e3
+        kind = "DISPATCH_SETPOINT"
+    tags = [f"{d}-{k}" for k, d in enumerate(ders)]
+    values = [[v] for v in reprs(rounded(kw, 3))]
+    docs += _events(i, msg, ctx, tags, kind, "KW", [msg.period], values, ders)
     return docs
 
 
@@ -225,15 +256,15 @@ def _prices(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> 
     p = msg.payload
     docs = _program_docs(msg.sender, i, msg.kind, ctx, state)
     price = np.atleast_2d(np.asarray(p["price"], dtype=float))
-    nodes = np.asarray(p["node"], dtype=int) if "node" in p else None
-    for j in range(price.shape[0]):
-        vals = [(t, round(float(x), 4)) for t, x in enumerate(price[j])]
-        if nodes is None:
-            docs.append(_event(i, msg, ctx, "system", "PRICE", "EUR", vals, None))
-        else:
-            bus = f"bus-{int(ctx.node_bus[nodes[j]])}"
-            docs.append(_event(i, msg, ctx, bus, "PRICE", "EUR", vals, [bus]))
-    return docs
+    T = price.shape[1]
+    flat = reprs(rounded(price, 4))
+    values = [flat[j * T : (j + 1) * T] for j in range(price.shape[0])]
+    if "node" not in p:
+        tags = ["system"] * price.shape[0]
+        return docs + _events(i, msg, ctx, tags, "PRICE", "EUR", list(range(T)), values, None)
+    nodes = np.asarray(p["node"], dtype=int)
+    buses = [f"bus-{b}" for b in ctx.node_bus[nodes].astype(int).tolist()]
+    return docs + _events(i, msg, ctx, buses, "PRICE", "EUR", list(range(T)), values, buses)
 
 
 def _does(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
@@ -241,11 +272,12 @@ def _does(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
     docs = _program_docs(msg.sender, i, msg.kind, ctx, state)
     kind = "EXPORT_CAPACITY_LIMIT" if int(p["direction"]) > 0 else "IMPORT_CAPACITY_LIMIT"
     lim = np.atleast_2d(np.asarray(p["limit_mw"], dtype=float))
-    for j, node in enumerate(np.asarray(p["node"], dtype=int)):
-        bus = f"bus-{int(ctx.node_bus[node])}"
-        vals = [(t, round(float(x) * 1e3, 3)) for t, x in enumerate(lim[j])]
-        docs.append(_event(i, msg, ctx, bus, kind, "KW", vals, [bus]))
-    return docs
+    nodes = np.asarray(p["node"], dtype=int)
+    T = lim.shape[1]
+    flat = reprs(rounded(lim * 1e3, 3))
+    values = [flat[j * T : (j + 1) * T] for j in range(len(nodes))]
+    buses = [f"bus-{b}" for b in ctx.node_bus[nodes].astype(int).tolist()]
+    return docs + _events(i, msg, ctx, buses, kind, "KW", list(range(T)), values, buses)
 
 
 def _meter(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
@@ -253,15 +285,13 @@ def _meter(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> l
     docs = _program_docs(msg.receiver, i, msg.kind, ctx, state)
     ders = np.asarray(p["der"]).astype(str)
     kwh = np.round(-np.atleast_2d(np.asarray(p["p_mw"], dtype=float)) * ctx.dt_h * 1e3, 3)
+    T = kwh.shape[1]
+    iv = _periods(ctx)
+    heads = [f'{{"id":{t},{iv[t]}"payloads":[{{"type":"USAGE","values":[' for t in range(T)]
+    flat = reprs(kwh.ravel().tolist())
     resources = [
-        (
-            d,
-            [
-                _interval(t, ctx, t, f'{{"type":"USAGE","values":[{v!r}]}}')
-                for t, v in enumerate(row)
-            ],
-        )
-        for d, row in zip(ders.tolist(), kwh.tolist(), strict=True)
+        (d, [f"{h}{v}]}}]}}" for h, v in zip(heads, flat[j * T : (j + 1) * T], strict=True)])
+        for j, d in enumerate(ders.tolist())
     ]
     head = {
         "objectType": "REPORT",

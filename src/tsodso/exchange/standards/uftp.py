@@ -37,19 +37,21 @@ Owns: the UFTP documents. Must not: decide what is exchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from tsodso.exchange.messages import Message
+from tsodso.exchange.standards import text
 from tsodso.exchange.standards.base import (
     Document,
     RenderContext,
     Renderer,
     by_kind,
-    message_id,
 )
+from tsodso.exchange.standards.text import message_id
 
 NAME = "uftp"
 LABEL = "USEF UFTP 3.1.0 XML"
@@ -58,6 +60,7 @@ DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 CURRENCY = "EUR"
 
 
+@functools.cache
 def domain(actor: str) -> str:
     """The Internet domain standing for an actor (UFTP addresses parties by domain)."""
     return re.sub(r"[^a-z0-9]+", "-", actor.lower()).strip("-") + ".tsodso.example"
@@ -77,14 +80,21 @@ def _w(mw: float) -> int:
     return int(round(float(mw) * 1e6))
 
 
-def _head(tag: str, msg: Message, ctx: RenderContext, mid: str, sender: str, receiver: str) -> str:
-    ts = ctx.start().isoformat(timespec="seconds")
-    return (
-        f"{DECL}<{tag} Version={_q(VERSION)} SenderDomain={_q(domain(sender))}"
-        f" RecipientDomain={_q(domain(receiver))} TimeStamp={_q(ts)}"
-        f" MessageID={_q(mid)}"
-        f" ConversationID={_q(message_id(NAME, msg.step, msg.sender, msg.receiver))}"
-    )
+class _Head:
+    """A message's document heads: everything but the tag and the MessageID is the same
+    for every document of one message (formatted once)."""
+
+    def __init__(self, msg: Message, ctx: RenderContext) -> None:
+        ts = ctx.start().isoformat(timespec="seconds")
+        self.attrs = (
+            f" Version={_q(VERSION)} SenderDomain={_q(domain(msg.sender))}"
+            f" RecipientDomain={_q(domain(msg.receiver))} TimeStamp={_q(ts)}"
+        )
+        conv = message_id(NAME, msg.step, msg.sender, msg.receiver)
+        self.conversation = f" ConversationID={_q(conv)}"
+
+    def __call__(self, tag: str, mid: str) -> str:
+        return f"{DECL}<{tag}{self.attrs} MessageID={_q(mid)}{self.conversation}"
 
 
 def _flex(ctx: RenderContext, cp: str) -> str:
@@ -107,32 +117,42 @@ def _q(s: str) -> str:
     return f'"{s}"' if _SPECIAL.search(s) is None else quoteattr(s)
 
 
+def _qs(values: list[str], plain: bool) -> list[str]:
+    """``_q`` of each value; ``plain`` where none needs escaping (checked by the caller on
+    the few names the values are made of)."""
+    return [f'"{s}"' for s in values] if plain else [_q(s) for s in values]
+
+
+def _plain(names: object) -> bool:
+    """Whether no name (DER ids, operators) needs escaping in an XML attribute."""
+    return _SPECIAL.search("".join(map(str, np.unique(np.asarray(names))))) is None
+
+
 def order_reference(operator: str, der: str, isp: int, direction: int) -> str:
     """The order of one accepted bid by one operator."""
     return f"{operator}/{option_reference(der, isp, direction)}"
 
 
 def _offer(
-    msg: Message,
+    head: str,
     ctx: RenderContext,
-    mid: str,
     cp: str,
-    options: list[tuple[str, float, int, int]],  # (reference, price EUR, power W, isp)
+    refs: list[str],  # quoted option references
+    prices: list[str],  # EUR, formatted
+    powers: list[int],  # W
+    isps: list[int],
 ) -> str:
     exp = ctx.start().isoformat(timespec="seconds")
-    parts = [
-        _head("FlexOffer", msg, ctx, mid, msg.sender, msg.receiver),
-        _flex(ctx, cp),
-        f' ExpirationDateTime="{exp}" Unsolicited="true" Currency="{CURRENCY}">',
-    ]
-    for ref, price, power, isp in options:
-        parts.append(
-            f'<OfferOption OptionReference={_q(ref)} Price="{_dec(price, 4)}"'
-            f' MinActivationFactor="0.01"><ISP Power="{power}" Start="{isp}" Duration="1"/>'
-            "</OfferOption>"
-        )
-    parts.append("</FlexOffer>")
-    return "".join(parts)
+    options = "".join(
+        f'<OfferOption OptionReference={r} Price="{p}" MinActivationFactor="0.01">'
+        f'<ISP Power="{w}" Start="{n}" Duration="1"/></OfferOption>'
+        for r, p, w, n in zip(refs, prices, powers, isps, strict=True)
+    )
+    return (
+        f"{head}{_flex(ctx, cp)}"
+        f' ExpirationDateTime="{exp}" Unsolicited="true" Currency="{CURRENCY}">'
+        f"{options}</FlexOffer>"
+    )
 
 
 def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
@@ -145,15 +165,28 @@ def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> li
     isp = ctx.first_period + np.asarray(p["period"], dtype=int) + 1
     eur = np.asarray(p["price"], dtype=float) * q * ctx.dt_h
     power = np.rint(-sign * q * 1e6).astype(np.int64)
+    way = np.where(sign > 0, "up", "down")
+    head = _Head(msg, ctx)
+    plain = _plain(ders)
     docs = []
     for cp in dict.fromkeys(cps.tolist()):
-        m = np.flatnonzero(cps == cp)
+        sel = np.flatnonzero(cps == cp)
         mid = message_id(NAME, i, cp)
-        refs = [option_reference(d, n, s) for d, n, s in zip(ders[m], isp[m], sign[m], strict=True)]
-        for r in refs:
-            state[r] = mid
-        options = list(zip(refs, eur[m].tolist(), power[m].tolist(), isp[m].tolist(), strict=True))
-        docs.append(_doc(msg, i, "FlexOffer", cp, _offer(msg, ctx, mid, cp, options)))
+        n = isp[sel].tolist()
+        refs = [
+            f"{d}/{k}/{s}" for d, k, s in zip(ders[sel].tolist(), n, way[sel].tolist(), strict=True)
+        ]
+        state.update(dict.fromkeys(refs, mid))
+        body = _offer(
+            head("FlexOffer", mid),
+            ctx,
+            cp,
+            _qs(refs, plain),
+            text.fixed(eur[sel], 4),
+            power[sel].tolist(),
+            n,
+        )
+        docs.append(_doc(msg, i, "FlexOffer", cp, body))
     return docs
 
 
@@ -166,37 +199,55 @@ def _curve(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> l
         t, s, q = int(p["period"][k]), int(p["direction"][k]), float(p["q_mw"][k])
         isp = ctx.isp(t)
         ref = f"curve/{isp}/{'up' if s > 0 else 'down'}/{k}"
-        options.append((ref, float(p["price"][k]) * q * ctx.dt_h, _w(-s * q), isp))
-    return [_doc(msg, i, "FlexOffer", cp, _offer(msg, ctx, mid, cp, options))]
+        options.append((_q(ref), _dec(float(p["price"][k]) * q * ctx.dt_h, 4), _w(-s * q), isp))
+    refs, prices, powers, isps = (
+        (list(c) for c in zip(*options, strict=True)) if options else ([], [], [], [])
+    )
+    head = _Head(msg, ctx)("FlexOffer", mid)
+    return [_doc(msg, i, "FlexOffer", cp, _offer(head, ctx, cp, refs, prices, powers, isps))]
 
 
 def _activation(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
     p = msg.payload
+    ders_a = np.asarray(p["der"]).astype(str)
+    if len(ders_a) == 0:
+        return []
+    pos = ctx.positions(ders_a)
+    sign = np.asarray(p["direction"], dtype=int)
+    q = np.asarray(p["q_mw"], dtype=float)
+    t = msg.period
+    side = np.where(sign > 0, 0, 1)
+    isp = ctx.isp(t)
+    price = ctx.bid_price[pos, t, side] * q * ctx.dt_h
+    q_max = ctx.bid_q_max[pos, t, side]
+    ratio = np.divide(q, q_max, out=np.ones_like(q), where=q_max > 0)
+    factor = np.minimum(np.maximum(ratio, 0.01), 1.0)
+    cps = ctx.node_cp[ctx.der_node[pos]].astype(str).tolist()
+    ders = ders_a.tolist()
+    way = np.where(sign > 0, "up", "down").tolist()
+    refs = [f"{d}/{isp}/{s}" for d, s in zip(ders, way, strict=True)]
+    plain = _plain(ders_a) and _SPECIAL.search(msg.sender) is None
+    qrefs = _qs(refs, plain)
+    orders = _qs([f"{msg.sender}/{r}" for r in refs], plain)
+    prices = text.fixed(price, 4)
+    factors = text.fixed(factor, 2)
+    powers = text.watts(-sign * q)
+    mids = text.message_ids((NAME, i), range(len(ders)))
+    head = _Head(msg, ctx)
+    flex = {cp: _flex(ctx, cp) for cp in dict.fromkeys(cps)}
     docs = []
-    for k, d in enumerate(np.asarray(p["der"]).astype(str)):
-        s, q = int(p["direction"][k]), float(p["q_mw"][k])
-        di, t, side = ctx.der_index[d], msg.period, 0 if s > 0 else 1
-        isp = ctx.isp(t)
-        ref = option_reference(d, isp, s)
+    for k, ref in enumerate(refs):
         offer = state.get(ref)
-        price = float(ctx.bid_price[di, t, side]) * q * ctx.dt_h
-        q_max = float(ctx.bid_q_max[di, t, side])
-        factor = min(max(q / q_max if q_max > 0 else 1.0, 0.01), 1.0)
-        cp = ctx.der_cp(d)
-        mid = message_id(NAME, i, k)
         # an order without an offer (self-dispatch against prices) is UFTP's unsolicited one
-        refs = ' Unsolicited="true"' if offer is None else f' FlexOfferMessageID="{offer}"'
+        ordered = ' Unsolicited="true"' if offer is None else f' FlexOfferMessageID="{offer}"'
+        option = "" if offer is None else f" OptionReference={qrefs[k]}"
         body = (
-            _head("FlexOrder", msg, ctx, mid, msg.sender, msg.receiver)
-            + _flex(ctx, cp)
-            + refs
-            + f' Price="{_dec(price, 4)}" Currency="{CURRENCY}"'
-            + f" OrderReference={_q(order_reference(msg.sender, d, isp, s))}"
-            + (f" OptionReference={_q(ref)}" if offer is not None else "")
-            + f' ActivationFactor="{_dec(factor, 2)}">'
-            + f'<ISP Power="{_w(-s * q)}" Start="{isp}" Duration="1"/></FlexOrder>'
+            f"{head('FlexOrder', mids[k])}{flex[cps[k]]}{ordered}"
+            f' Price="{prices[k]}" Currency="{CURRENCY}" OrderReference={orders[k]}{option}'
+            f' ActivationFactor="{factors[k]}"><ISP Power="{powers[k]}" Start="{isp}"'
+            ' Duration="1"/></FlexOrder>'
         )
-        docs.append(_doc(msg, i, "FlexOrder", f"{cp}-{k}", body))
+        docs.append(_doc(msg, i, "FlexOrder", f"{cps[k]}-{k}", body))
     return docs
 
 
@@ -204,34 +255,43 @@ def _needs(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> l
     imb = np.asarray(msg.payload["imbalance_mw"], dtype=float)
     mid = message_id(NAME, i, 0)
     exp = ctx.start().isoformat(timespec="seconds")
-    parts = [
-        _head("FlexRequest", msg, ctx, mid, msg.sender, msg.receiver),
-        _flex(ctx, "transmission"),
-        f' Revision="1" ExpirationDateTime="{exp}">',
-    ]
-    for t, x in enumerate(imb):
-        w = _w(-x)  # a shortage asks for more injection: negative power
-        parts.append(
-            f'<ISP Disposition="Requested" MinPower="{w}" MaxPower="{w}"'
-            f' Start="{ctx.isp(t)}" Duration="1"/>'
-        )
-    parts.append("</FlexRequest>")
-    return [_doc(msg, i, "FlexRequest", "transmission", "".join(parts))]
+    w = text.watts(-imb)  # a shortage asks for more injection: negative power
+    isps = ctx.first_period + 1
+    body = "".join(
+        [
+            _Head(msg, ctx)("FlexRequest", mid),
+            _flex(ctx, "transmission"),
+            f' Revision="1" ExpirationDateTime="{exp}">',
+            *(
+                f'<ISP Disposition="Requested" MinPower="{x}" MaxPower="{x}"'
+                f' Start="{isps + t}" Duration="1"/>'
+                for t, x in enumerate(w)
+            ),
+            "</FlexRequest>",
+        ]
+    )
+    return [_doc(msg, i, "FlexRequest", "transmission", body)]
 
 
 def _schedule(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
     imp = np.asarray(msg.payload["import_mw"], dtype=float)
     cp = f"{msg.payload['feeder']}-tdi"
     mid = message_id(NAME, i, 0)
-    parts = [
-        _head("D-Prognosis", msg, ctx, mid, msg.sender, msg.receiver),
-        _flex(ctx, cp),
-        ' Revision="1">',
-    ]
-    for t, x in enumerate(imp):  # an import is consumption seen from the feeder: positive
-        parts.append(f'<ISP Power="{_w(x)}" Start="{ctx.isp(t)}" Duration="1"/>')
-    parts.append("</D-Prognosis>")
-    return [_doc(msg, i, "D-Prognosis", cp, "".join(parts))]
+    isps = ctx.first_period + 1
+    # an import is consumption seen from the feeder: positive
+    body = "".join(
+        [
+            _Head(msg, ctx)("D-Prognosis", mid),
+            _flex(ctx, cp),
+            ' Revision="1">',
+            *(
+                f'<ISP Power="{x}" Start="{isps + t}" Duration="1"/>'
+                for t, x in enumerate(text.watts(imp))
+            ),
+            "</D-Prognosis>",
+        ]
+    )
+    return [_doc(msg, i, "D-Prognosis", cp, body)]
 
 
 def _settlement(
@@ -245,44 +305,75 @@ def _settlement(
         return None
     mid = message_id(NAME, i, 0)
     day = f"{ctx.day:%Y-%m-%d}"
-    parts = [
-        _head("FlexSettlement", msg, ctx, mid, msg.sender, msg.receiver),
-        f' Result="Accepted" PeriodStart="{day}" PeriodEnd="{day}" Currency="{CURRENCY}">',
-    ]
     dt = ctx.dt_h
+    ders_a = mine.der.to_numpy().astype(str)
+    pos = ctx.positions(ders_a)
+    t = mine.period.to_numpy().astype(int)
+    s = np.where(mine.direction.to_numpy() == "up", 1, -1)
+    isp = ctx.first_period + t + 1
+    b = -base[pos, t].astype(float)  # consumption positive
+    ordered = -s * mine.ordered_mwh.to_numpy(dtype=float) / dt
+    delivered = -s * mine.delivered_mwh.to_numpy(dtype=float) / dt
+    price = (
+        mine.utilisation_cents.to_numpy(dtype=float) + mine.availability_cents.to_numpy(dtype=float)
+    ) / 100.0
+    penalty = mine.penalty_cents.to_numpy(dtype=float) / 100.0
+    deficiency = np.abs(ordered - delivered)
+    w_ordered = text.watts(ordered)
     reserved: dict[int, int] = {}
-    for r in mine.itertuples(index=False):
-        d, t = str(r.der), int(r.period)
-        s = 1 if r.direction == "up" else -1
-        isp = ctx.isp(t)
-        b = -float(base[ctx.der_index[d], t])  # consumption positive
-        ordered = -s * float(r.ordered_mwh) / dt
-        delivered = -s * float(r.delivered_mwh) / dt
-        price = (float(r.utilisation_cents) + float(r.availability_cents)) / 100.0
-        penalty = float(r.penalty_cents) / 100.0
-        deficiency = abs(ordered - delivered)
-        reserved[isp] = reserved.get(isp, 0) + abs(_w(ordered))
-        parts.append(
-            f"<FlexOrderSettlement OrderReference={_q(order_reference(msg.sender, d, isp, s))}"
-            f' Period="{day}" CongestionPoint={_q(entity_address(ctx, ctx.der_cp(d)))}'
-            f' Price="{_dec(price, 4)}" Penalty="{_dec(penalty, 4)}"'
-            f' NetSettlement="{_dec(price - penalty, 4)}">'
-            f'<ISP Start="{isp}" Duration="1" BaselinePower="{_w(b)}"'
-            f' OrderedFlexPower="{_w(ordered)}" ActualPower="{_w(b + delivered)}"'
-            f' DeliveredFlexPower="{_w(delivered)}" PowerDeficiency="{_w(deficiency)}"/>'
-            "</FlexOrderSettlement>"
+    for n, w in zip(isp.tolist(), w_ordered, strict=True):
+        reserved[n] = reserved.get(n, 0) + abs(w)
+    ders = ders_a.tolist()
+    way = np.where(s > 0, "up", "down").tolist()
+    plain = _plain(ders_a) and _SPECIAL.search(msg.sender) is None
+    orders = _qs(
+        [f"{msg.sender}/{d}/{n}/{w}" for d, n, w in zip(ders, isp.tolist(), way, strict=True)],
+        plain,
+    )
+    cps = ctx.node_cp[ctx.der_node[pos]].astype(str).tolist()
+    where = {cp: _q(entity_address(ctx, cp)) for cp in dict.fromkeys(cps)}
+    lines = "".join(
+        f"<FlexOrderSettlement OrderReference={o}"
+        f' Period="{day}" CongestionPoint={where[cp]}'
+        f' Price="{pr}" Penalty="{pe}" NetSettlement="{ne}">'
+        f'<ISP Start="{n}" Duration="1" BaselinePower="{wb}"'
+        f' OrderedFlexPower="{wo}" ActualPower="{wa}"'
+        f' DeliveredFlexPower="{wd}" PowerDeficiency="{wf}"/>'
+        "</FlexOrderSettlement>"
+        for o, cp, pr, pe, ne, n, wb, wo, wa, wd, wf in zip(
+            orders,
+            cps,
+            text.fixed(price, 4),
+            text.fixed(penalty, 4),
+            text.fixed(price - penalty, 4),
+            isp.tolist(),
+            text.watts(b),
+            w_ordered,
+            text.watts(b + delivered),
+            text.watts(delivered),
+            text.watts(deficiency),
+            strict=True,
         )
+    )
     contract = f"tsodso-{domain(msg.sender)}-{domain(msg.receiver)}"
-    parts.append(f'<ContractSettlement ContractID={_q(contract)}><Period Period="{day}">')
-    for isp, w in sorted(reserved.items()):
-        parts.append(f'<ISP Start="{isp}" Duration="1" ReservedPower="{w}"/>')
-    parts.append("</Period></ContractSettlement></FlexSettlement>")
-    return [_doc(msg, i, "FlexSettlement", msg.receiver, "".join(parts))]
+    periods = "".join(
+        f'<ISP Start="{n}" Duration="1" ReservedPower="{w}"/>' for n, w in sorted(reserved.items())
+    )
+    body = (
+        f"{_Head(msg, ctx)('FlexSettlement', mid)}"
+        f' Result="Accepted" PeriodStart="{day}" PeriodEnd="{day}" Currency="{CURRENCY}">'
+        f'{lines}<ContractSettlement ContractID={_q(contract)}><Period Period="{day}">'
+        f"{periods}</Period></ContractSettlement></FlexSettlement>"
+    )
+    return [_doc(msg, i, "FlexSettlement", msg.receiver, body)]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _doc(msg: Message, i: int, doc_type: str, tag: str, body: str) -> Document:
     raw = body.encode()
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
+    safe = _UNSAFE.sub("_", tag)
     return Document(NAME, doc_type, f"{i:06d}-{msg.kind}-{doc_type}-{safe}.xml", len(raw), raw)
 
 

@@ -46,7 +46,6 @@ Owns: the UMEI objects. Must not: decide what is exchanged.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -62,8 +61,14 @@ from tsodso.exchange.standards.base import (
     RenderContext,
     Renderer,
     by_kind,
-    message_id,
     object_id,
+)
+from tsodso.exchange.standards.text import (
+    compact_json,
+    json_numbers,
+    json_str,
+    message_id,
+    message_ids,
 )
 
 NAME = "umei"
@@ -106,8 +111,18 @@ def regulation(direction: int) -> str:
 
 
 def _doc(i: int, kind: str, doc_type: str, tag: str, obj: Any) -> Document:
-    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return _text_doc(i, kind, doc_type, tag, compact_json(obj))
+
+
+def _text_doc(i: int, kind: str, doc_type: str, tag: str, text: str) -> Document:
+    raw = text.encode()
     return Document(NAME, doc_type, f"{i:06d}-{kind}-{doc_type}-{tag}.json", len(raw), raw)
+
+
+def _cps(ctx: RenderContext, ders: list[str]) -> list[str]:
+    """Each DER's congestion point as JSON text."""
+    cps = ctx.node_cp[ctx.der_node[ctx.positions(np.asarray(ders))]].astype(str).tolist()
+    return [json_str(cp) for cp in cps]
 
 
 def _market(operator: str, i: int, kind: str, state: dict[str, str]) -> list[Document]:
@@ -146,31 +161,40 @@ def order_key(operator: str, der: str, period: int, direction: int) -> str:
 def _bids(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
     p = msg.payload
     ders = np.asarray(p["der"]).astype(str).tolist()
-    ctx.positions(np.asarray(ders))  # an unknown DER is an error, never rendered
+    cps = _cps(ctx, ders)  # an unknown DER is an error, never rendered
     docs = _market(msg.receiver, i, msg.kind, state)
     docs += _portfolios(ders, i, msg.kind, ctx, state)
-    q = np.round(np.asarray(p["q_max_mw"], dtype=float), 6).tolist()
-    price = np.round(np.asarray(p["price"], dtype=float), 4).tolist()
+    q = json_numbers(np.round(np.asarray(p["q_max_mw"], dtype=float), 6).tolist())
+    price = json_numbers(np.round(np.asarray(p["price"], dtype=float), 4).tolist())
     way = np.asarray(p["direction"], dtype=int).tolist()
     period = np.asarray(p["period"], dtype=int).tolist()
-    utc = periods_utc(ctx)
+    utc = [f'"periodFrom":"{a}","periodTo":"{b}"' for a, b in periods_utc(ctx)]
     market = market_id(msg.receiver)
-    for k, d in enumerate(ders):
-        oid = message_id(NAME, i, "order", k)
-        state[order_key(msg.receiver, d, period[k], way[k])] = oid
-        obj = {
-            "id": oid,
-            "marketId": market,
-            "portfolioId": portfolio_id(d),
-            "gridNodeId": ctx.der_cp(d),
-            "regulationType": regulation(way[k]),
-            "side": "Sell",
-            "pricePoints": [{"quantity": q[k], "unitPrice": price[k]}],
-            "minimumAcceptanceQuantity": 0,
-            "periodFrom": utc[period[k]][0],
-            "periodTo": utc[period[k]][1],
-        }
-        docs.append(_doc(i, msg.kind, "Order", f"{d}-{k}", obj))
+    oids = message_ids((NAME, i, "order"), range(len(ders)))
+    state.update(
+        zip(
+            [
+                f"order/{msg.receiver}/{d}/{t}/{w}"
+                for d, t, w in zip(ders, period, way, strict=True)
+            ],
+            oids,
+            strict=True,
+        )
+    )  # order_key of each bid
+    pids = {d: portfolio_id(d) for d in dict.fromkeys(ders)}
+    regs = [regulation(w) for w in way]
+    texts = [
+        f'{{"id":"{oid}","marketId":"{market}","portfolioId":"{pids[d]}",'
+        f'"gridNodeId":{cp},"regulationType":"{r}","side":"Sell",'
+        f'"pricePoints":[{{"quantity":{qk},"unitPrice":{pk}}}],'
+        f'"minimumAcceptanceQuantity":0,{utc[t]}}}'
+        for oid, d, cp, r, qk, pk, t in zip(oids, ders, cps, regs, q, price, period, strict=True)
+    ]
+    head = f"{i:06d}-{msg.kind}-Order-"
+    docs += [
+        Document(NAME, "Order", f"{head}{d}-{k}.json", len(raw), raw)
+        for k, (d, raw) in enumerate(zip(ders, [t.encode() for t in texts], strict=True))
+    ]
     return docs
 
 
@@ -205,36 +229,36 @@ def _needs(
 def _activation(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
     p = msg.payload
     ders = np.asarray(p["der"]).astype(str).tolist()
-    ctx.positions(np.asarray(ders))
+    cps = _cps(ctx, ders)
     docs = _market(msg.sender, i, msg.kind, state)
     docs += _portfolios(ders, i, msg.kind, ctx, state)
     t = int(msg.period)
     utc = periods_utc(ctx)[t]
+    period = f'"periodFrom":"{utc[0]}","periodTo":"{utc[1]}"'
     way = np.asarray(p["direction"], dtype=int).tolist()
-    q = np.round(np.asarray(p["q_mw"], dtype=float), 6).tolist()
+    q = json_numbers(np.round(np.asarray(p["q_mw"], dtype=float), 6).tolist())
+    pos = ctx.positions(np.asarray(ders))
+    side = np.where(np.asarray(way, dtype=int) > 0, 0, 1)
+    prices = ctx.bid_price[pos, t, side].astype(float).tolist()
+    market = market_id(msg.sender)
+    ids = message_ids((NAME, i, "trade"), range(len(ders)))
     items = []
     for k, d in enumerate(ders):
-        trade: dict[str, Any] = {
-            "id": message_id(NAME, i, "trade", k),
-            "marketId": market_id(msg.sender),
-        }
         order = state.get(order_key(msg.sender, d, t, way[k]))
-        if order is not None:
-            trade["orderId"] = order
-        trade |= {"quantity": q[k], "side": "Sell"}
-        price = float(ctx.bid_price[ctx.der_index[d], t, 0 if way[k] > 0 else 1])
-        if order is not None and math.isfinite(price):
-            trade["unitPrice"] = round(price, 4)
-        trade |= {
-            "periodFrom": utc[0],
-            "periodTo": utc[1],
-            "gridNodeId": ctx.der_cp(d),
-            "portfolioId": portfolio_id(d),
-            "regulationType": regulation(way[k]),
-        }
-        items.append(trade)
-    result = {"numberOfHits": len(items), "items": items}
-    return [*docs, _doc(i, msg.kind, "TradeSearchResult", msg.receiver, result)]
+        ordered = "" if order is None else f',"orderId":"{order}"'
+        price = prices[k]
+        unit = (
+            f',"unitPrice":{json_numbers([round(price, 4)])[0]}'
+            if order is not None and math.isfinite(price)
+            else ""
+        )
+        items.append(
+            f'{{"id":"{ids[k]}","marketId":"{market}"{ordered},"quantity":{q[k]},"side":"Sell"'
+            f'{unit},{period},"gridNodeId":{cps[k]},"portfolioId":"{portfolio_id(d)}",'
+            f'"regulationType":"{regulation(way[k])}"}}'
+        )
+    result = f'{{"numberOfHits":{len(items)},"items":[{",".join(items)}]}}'
+    return [*docs, _text_doc(i, msg.kind, "TradeSearchResult", msg.receiver, result)]
 
 
 def _meter(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> list[Document]:
@@ -243,19 +267,15 @@ def _meter(msg: Message, i: int, ctx: RenderContext, state: dict[str, str]) -> l
     ctx.positions(np.asarray(ders))
     docs = _portfolios(ders, i, msg.kind, ctx, state)
     mw = np.round(np.atleast_2d(np.asarray(p["p_mw"], dtype=float)), 3) + 0.0  # no -0.0
-    utc = periods_utc(ctx)
-    readings = [
-        {
-            "id": message_id(NAME, i, "reading", d, t),
-            "portfolioId": portfolio_id(d),
-            "periodFrom": utc[t][0],
-            "periodTo": utc[t][1],
-            "power": v,
-        }
-        for d, row in zip(ders, mw.tolist(), strict=True)
-        for t, v in enumerate(row)
-    ]
-    return [*docs, _doc(i, msg.kind, "MeterReadings", msg.receiver, readings)]
+    T = mw.shape[1]
+    utc = [f'"periodFrom":"{a}","periodTo":"{b}","power":' for a, b in periods_utc(ctx)[:T]]
+    power = json_numbers(mw.ravel().tolist())
+    ids = message_ids((NAME, i, "reading"), [f"{d}/{t}" for d in ders for t in range(T)])
+    pids = [f'"portfolioId":"{portfolio_id(d)}",' for d in ders]
+    readings = ",".join(
+        f'{{"id":"{ids[k]}",{pids[k // T]}{utc[k % T]}{power[k]}}}' for k in range(len(ids))
+    )
+    return [*docs, _text_doc(i, msg.kind, "MeterReadings", msg.receiver, f"[{readings}]")]
 
 
 RENDERERS: dict[str, Renderer] = {
