@@ -64,13 +64,7 @@ def _bids(log: MessageLog, scn: Scenario, ev: BidsSent) -> None:
             scn.aggregator_names[a],
             ev.receiver,
             "bids",
-            {
-                "der": scn.ders.id[bids.der[m]],
-                "direction": bids.direction[m],
-                "period": bids.period[m],
-                "q_max_mw": bids.q_max_mw[m],
-                "price": bids.price_eur_per_mwh[m],
-            },
+            bids.offered(scn.ders.id, m),
         )
 
 

@@ -199,6 +199,17 @@ class BidTable:
         """A new table with the rows where ``mask`` holds (or at the indices it lists)."""
         return BidTable(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
 
+    def offered(self, der_ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """The rows where ``mask`` holds as an offer's named columns, each DER by its id
+        (``der_ids``: the DER table's ids): what a bids message carries."""
+        return {
+            "der": der_ids[self.der[mask]],
+            "direction": self.direction[mask],
+            "period": self.period[mask],
+            "q_max_mw": self.q_max_mw[mask],
+            "price": self.price_eur_per_mwh[mask],
+        }
+
     def with_caps(self, q_max_mw: np.ndarray) -> BidTable:
         """Same bids with new quantity caps (e.g. after a DOE or a filter)."""
         cols = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -294,13 +294,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
                 op,
                 TSO,
                 "forwarded_bids",
-                {
-                    "der": scn.ders.id[fwd.der[fwd_d]],
-                    "period": fwd.period[fwd_d],
-                    "direction": fwd.direction[fwd_d],
-                    "q_max_mw": fwd.q_max_mw[fwd_d],
-                    "price": fwd.price_eur_per_mwh[fwd_d],
-                },
+                fwd.offered(scn.ders.id, fwd_d),
             )
         c2 = ctx.clear(
             ctx.problem(fwd, mech, feeders=(), base_delta_mw=delta1, committed_mw=committed)
