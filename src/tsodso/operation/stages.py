@@ -18,16 +18,17 @@ filters, envelopes and pricing) on the real-time state:
   state's AC power flow (each operator's forecast recalibrated to it, as before the
   day-ahead stage);
 - the bids offer what the day-ahead stage left of them (``q_max`` minus accepted, the same
-  rows, the same prices: an activation costs the DER the same at either stage).
+  rows, the same prices: an activation costs the DER the same at either stage), and no more
+  than each unit can move from its real output (``_room``).
 
 ``perfect`` is the perfect-foresight reference: one clearing by the same scheme on the
 realised state with nothing bought before (``nothing_bought``), knowing the forecast error
 and which units will fail (their bids are not offered), not the rebound of its own
 flexible-load activations (no clearing models rebound; ``da_rt``'s second round sees and
-buys for the first round's). ``da_rt`` minus ``perfect`` is
-what forecast error and non-delivery cost a model, net of what its second clearing round
-is worth (a scheme whose single clearing leaves needs unmet by design, e.g. parallel
-markets that do not see each other, gains from any second round).
+buys for the first round's). ``da_rt`` minus ``perfect`` is what forecast error and
+non-delivery cost a model, net of what its second clearing round is worth (a scheme whose
+single clearing leaves needs unmet by design, e.g. parallel markets that do not see each
+other, gains from any second round).
 
 Interpretations (assumptions, not source rules): the real-time stage clears the whole day
 at once on the realised state (perfect foresight within real time, no rolling gate
