@@ -17,7 +17,6 @@ baseline's ``src/tsodso/exchange`` is read with ``git show`` into a temporary pa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ import tsodso
 from tsodso.exchange import messages as new_messages
 from tsodso.exchange import standards as new_standards
 from tsodso.exchange.messages import Message
+from tsodso.exchange.standards import log_digest
 
 #: models that exercise each standard's renderers: smartnet-b (sequential TSO/DSO markets,
 #: the most messages, UFTP), smartnet-d (UFTP, joint market), ferc-dso (OpenADR 3),
@@ -44,17 +44,6 @@ MODELS = ("smartnet-b", "smartnet-d", "ferc-dso", "oen-hybrid", "oen-two-step-ti
 BASELINE = "adc4174"
 PAYLOADS = "payload_bytes"  # the row of the log's own payload sizing
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def digest(log: Any) -> str:
-    """SHA-256 over every document of a log, in order: encoding, type, name, size, bytes."""
-    h = hashlib.sha256()
-    for m in log.messages:
-        for d in m.documents:
-            h.update(f"{d.encoding}\0{d.doc_type}\0{d.name}\0{d.size}\0".encode())
-            h.update(d.body)
-            h.update(b"\0")
-    return h.hexdigest()
 
 
 def baseline(rev: str) -> tuple[ModuleType, ModuleType]:
@@ -130,7 +119,7 @@ def measure(
                 log = timed[-1][1]
                 row[f"before{suffix}_s"] = timed[0][0] if old is not None else float("nan")
                 row[f"after{suffix}_s"] = timed[-1][0]
-                same = old is None or digest(timed[0][1]) == digest(log)
+                same = old is None or log_digest(timed[0][1]) == log_digest(log)
                 row["identical"] = row.get("identical", True) and same
                 if keep:
                     row["messages"] = len(log.messages)

@@ -15,7 +15,6 @@ Regenerate (only when a format change is intended, and say so in the commit):
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import sys
 from datetime import date
@@ -27,24 +26,18 @@ import pandas as pd
 import pytest
 
 from tsodso.exchange.messages import Message, payload_bytes
-from tsodso.exchange.standards import STANDARDS, RenderContext, RenderedLog, render_log
+from tsodso.exchange.standards import (
+    STANDARDS,
+    RenderContext,
+    log_digest,
+    render_log,
+)
 
 DATA = Path(__file__).parent / "data" / "render_golden.json.gz"
 #: between them every kind a standard renders: smartnet-b (bids, curves, schedules,
 #: activations, set-points, metering, remittances), smartnet-d (needs, network data, bills),
 #: future-worlds-c (nodal and system prices), ferc-dso (forwarded bids), oen-hybrid (envelopes)
 MODELS = ("smartnet-b", "smartnet-d", "future-worlds-c", "ferc-dso", "oen-hybrid")
-
-
-def digest(log: RenderedLog) -> str:
-    """SHA-256 over every document of a log, in order: encoding, type, name, size, bytes."""
-    h = hashlib.sha256()
-    for m in log.messages:
-        for d in m.documents:
-            h.update(f"{d.encoding}\0{d.doc_type}\0{d.name}\0{d.size}\0".encode())
-            h.update(d.body)
-            h.update(b"\0")
-    return h.hexdigest()
 
 
 def _enc(v: Any) -> Any:
@@ -141,7 +134,7 @@ def write() -> None:
         )
         msgs = [*run.messages.messages, *life.messages.messages]
         digests = {
-            std: digest(render_messages(scn, run.messages, life, std, keep=True))
+            std: log_digest(render_messages(scn, run.messages, life, std, keep=True))
             for std in STANDARDS
         }
         runs[model] = {
@@ -171,7 +164,9 @@ def test_every_standard_renders_the_golden_bytes(golden: dict[str, Any], model: 
     assert set(g["digests"]) == set(STANDARDS)
     for std, want in g["digests"].items():
         log = render_log(msgs, ctx, std, keep=True)
-        assert digest(log) == want, f"{model} in {std}: the documents differ from the golden ones"
+        assert log_digest(log) == want, (
+            f"{model} in {std}: the documents differ from the golden ones"
+        )
         sizes = render_log(msgs, ctx, std, keep=False)
         assert [d.size for m in sizes.messages for d in m.documents] == [
             len(d.body) for m in log.messages for d in m.documents

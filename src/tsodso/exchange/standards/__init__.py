@@ -24,6 +24,7 @@ from tsodso.exchange.standards.base import (
     Renderer,
     gc_paused,
     json_document,
+    log_digest,
 )
 
 #: every standard by name: (label, renderer); "json" renders nothing of its own
@@ -77,6 +78,7 @@ __all__ = [
     "RenderContext",
     "RenderedLog",
     "label_of",
+    "log_digest",
     "render_log",
     "standard_of",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -253,3 +254,15 @@ def json_document(msg: Message, index: int, keep: bool) -> Document:
         return Document(JSON, msg.kind, name, msg.bytes)
     body = payload_json(msg.payload).encode()
     return Document(JSON, msg.kind, name, len(body), body)
+
+
+def log_digest(log: RenderedLog) -> str:
+    """SHA-256 over every document of a rendered log, in order: encoding, type, name, size
+    and bytes (the same documents give the same digest, whichever code rendered them)."""
+    h = hashlib.sha256()
+    for m in log.messages:
+        for d in m.documents:
+            h.update(f"{d.encoding}\0{d.doc_type}\0{d.name}\0{d.size}\0".encode())
+            h.update(d.body)
+            h.update(b"\0")
+    return h.hexdigest()
