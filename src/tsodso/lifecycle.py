@@ -82,7 +82,14 @@ def run_lifecycle(
         )
         errors[method] = baseline_error(bases[method], dl.true_base_mw, event)
     chosen = scn.config.settlement.baseline
-    stl = settle(scn, st, outcome.transfers, delivered_mw(bases[chosen], dl.metered_mw), chosen)
+    stl = settle(
+        scn,
+        st,
+        outcome.transfers,
+        delivered_mw(bases[chosen], dl.metered_mw),
+        chosen,
+        metered_mw=dl.metered_mw,
+    )
     log = MessageLog()
     if cont is not None:
         log.extend(cont.messages)

@@ -56,6 +56,7 @@ def case118_market(line_rating_mw: float | None = None) -> tuple[Any, Scenario]:
         energy_mwh=np.zeros(n),
         soc0_mwh=np.zeros(n),
         efficiency=np.ones(n),
+        soc_base_mwh=np.zeros((n, 1)),
         synthetic=np.zeros(n, dtype=bool),
         curtailable=np.zeros(n, dtype=bool),
         p_rated_mw=cap[:, 0],

@@ -217,8 +217,10 @@ def test_profile_on_another_day_follows_that_days_profiles(small: Scenario) -> N
     assert not np.allclose(got[sgen], d.p_base_mw[sgen])  # another day, other weather
     ev, bat = d.kind == "ev", d.kind == "battery"
     assert ev.any() and bat.any()
+    # their wholesale schedules of the scenario day repeat (the small preset clears one)
+    assert small.wholesale is not None
     np.testing.assert_array_equal(got[ev], d.p_base_mw[ev])
-    np.testing.assert_array_equal(got[bat], 0.0)
+    np.testing.assert_array_equal(got[bat], d.p_base_mw[bat])
 
 
 def test_flat_profiles_give_the_nominal_values_every_day() -> None:

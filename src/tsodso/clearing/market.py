@@ -376,8 +376,9 @@ def define_der_coupling(c: _Ctx) -> None:
         rows = np.concatenate([np.arange(ns * T), ri * T + ti, pos[b.der[k]] * T + b.period[k]])
         cols = np.concatenate([soc.ravel(), soc[ri, ti - 1], c.x[k]])
         vals = np.concatenate([np.ones(ns * T), -np.ones(len(ri)), coef])
-        rhs = np.zeros((ns, T))
-        rhs[:, 0] = ders.soc0_mwh[stor]
+        # the baseline's own charging and discharging (a wholesale schedule), then soc0
+        rhs = ders.nominated_storage_flow_mwh()[stor]
+        rhs[:, 0] += ders.soc0_mwh[stor]
         if c.spec.committed_mw is not None:
             # energy an earlier step already bought from these batteries (discharge > 0)
             cm = c.spec.committed_mw[stor]

@@ -109,6 +109,8 @@ def _fit_storage(scn: Scenario, high: np.ndarray, low: np.ndarray) -> np.ndarray
     d = scn.ders
     factor = np.ones_like(low)
     stor = np.flatnonzero((d.coupling == COUPLING_STORAGE) & (np.abs(low) > EPS).any(axis=1))
+    # the baseline's own storage flows (a wholesale schedule) rank above every activation
+    high = high + d.nominated_storage_flow_mwh()
     # a battery whose flows of both ranks together keep it within [0, E] and end the day at
     # or above soc0 keeps them all (a clearing that saw what was bought before it, e.g. a
     # TSO step after the DSO's, plans its own charging; the per-period rule below cannot

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.messages import MessageLog
@@ -31,6 +32,7 @@ from tsodso.kpi.cost import (
 )
 from tsodso.lifecycle import Lifecycle
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.actors import MO, TSO, is_dso
 from tsodso.validation.ac import AcResult
 
 #: the KPI keys every run reports, in table order
@@ -150,6 +152,9 @@ def compute_kpis(
         "settled_dso_eur": settled["settled_dso_eur"],
         "settled_mo_eur": settled["settled_mo_eur"],
         "ledger_total_cents": settled["ledger_total_cents"],
+        "brp_imbalance_mwh": settled["brp_imbalance_mwh"],
+        "brp_imbalance_eur": settled["brp_imbalance_eur"],
+        **revenue_stack(scn, life),
         **errors,
         **(life.contingency.kpis(dt) if life.contingency is not None else {}),
         "overload_transmission_mwh": round(ac.overload_mwh(distribution=False), 4),
@@ -168,6 +173,35 @@ def compute_kpis(
         "compute_time_s": round(float(sum(s.solve_s + s.build_s for s in out.steps)), 3),
         **{k: v for k, v in out.extra_kpis.items() if not k.startswith("doe_")},
     }
+
+
+def revenue_stack(scn: Scenario, life: Lifecycle) -> dict[str, float | None]:
+    """What the aggregators earn in each market (value stacking, issue 14): the wholesale
+    stage (their batteries' arbitrage net of what their EV hubs pay for charging; None
+    without one) and the flexibility markets (net of penalties), every buyer together and
+    per buyer role; the batteries' own stack apart."""
+    stl = life.settlement
+    flex = stl.provider_revenue_eur()
+    bat = scn.ders.kind == "battery"
+    out: dict[str, float | None] = {
+        "aggregator_flexibility_eur": round(sum(flex.values()), 2),
+        "aggregator_flex_tso_eur": round(flex.get(TSO, 0.0), 2),
+        "aggregator_flex_dso_eur": round(sum((v for k, v in flex.items() if is_dso(k)), 0.0), 2),
+        "aggregator_flex_mo_eur": round(flex.get(MO, 0.0), 2),
+        "storage_flexibility_eur": round(
+            sum(stl.provider_revenue_eur(pd.Index(scn.ders.id[bat])).values()), 2
+        ),
+        "aggregator_wholesale_eur": None,
+        "storage_wholesale_eur": None,
+        "wholesale_price_mean_eur_per_mwh": None,
+    }
+    w = scn.wholesale
+    if w is not None:
+        per_der = w.der_revenue_eur()
+        out["aggregator_wholesale_eur"] = round(float(per_der.sum()), 2)
+        out["storage_wholesale_eur"] = round(float(per_der[bat].sum()), 2)
+        out["wholesale_price_mean_eur_per_mwh"] = round(float(w.price_eur_per_mwh.mean()), 3)
+    return out
 
 
 #: KPIs that measure the effort of a run, not its result: the only ones a model without a

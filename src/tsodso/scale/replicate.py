@@ -115,6 +115,7 @@ def replicate(ctx: MarketContext, copies: int) -> MarketContext:
         node_q0_mvar=q0,
         imbalance_mw=scn.imbalance_mw * copies,
         brp_position_mw=None if scn.brp_position_mw is None else scn.brp_position_mw * copies,
+        wholesale=None if scn.wholesale is None else scn.wholesale.tiled(copies),
         imbalance_share=share,
         ders=ders,
         bids=bids,

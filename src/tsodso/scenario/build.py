@@ -27,6 +27,7 @@ from tsodso.grids.sources import (
 )
 from tsodso.grids.topology import transmission_buses
 from tsodso.scenario.domain import Scenario
+from tsodso.scenario.wholesale import clear_wholesale, rescheduled
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.tables import (
     COUPLING_NONE,
@@ -317,6 +318,7 @@ def _build_ders(
         energy_mwh=np.array(rows.energy),
         soc0_mwh=np.array(rows.soc0),
         efficiency=np.where(coupling == COUPLING_STORAGE, 0.95, 1.0),
+        soc_base_mwh=np.outer(rows.soc0, np.ones(cfg.periods)) if n else np.zeros((0, cfg.periods)),
         synthetic=np.array(rows.synthetic, dtype=bool),
         curtailable=np.isin(kinds, ["pv", "wind", "hydro"]),
         p_rated_mw=np.array(rows.rated, dtype=float),
@@ -530,6 +532,12 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         np.add.at(p0, gn[in_g], prof.gen_p_mw.to_numpy().T[in_g])
     if "q_mvar" in net.sgen:
         np.add.at(q0, sn[in_s], np.outer(net.sgen.q_mvar.to_numpy()[in_s], np.ones(t)))
+    wholesale = None
+    if cfg.wholesale.market == "day_ahead":
+        # the zone's net import before the aggregators schedule their units there
+        day = _residual_demand(net, full, cfg)
+        wholesale = clear_wholesale(ders, -p0.sum(axis=0), day, cfg.wholesale, DT_H)
+        ders = rescheduled(ders, wholesale)
     syn = ders.synthetic
     np.add.at(p0, ders.node[syn], ders.p_base_mw[syn])
     demand = pd.Series(prof.load_p_mw.to_numpy().clip(min=0).sum(0)[in_l]).groupby(ln[in_l]).sum()
@@ -553,7 +561,21 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         aggregator_names=tuple(f"dera-{i + 1}" for i in range(cfg.aggregators)),
         **_brp_positions(cfg, imbalance),
         dso_areas=areas,
+        wholesale=wholesale,
     )
+
+
+def _residual_demand(net: pandapowerNet, full: ElementProfiles, cfg: ScenarioConfig) -> np.ndarray:
+    """(96,) the zone's net import over the whole day before any DER is scheduled: loads
+    minus static and voltage-controlled generation (the arithmetic of ``build_scenario``)."""
+    in_l = net.load.in_service.to_numpy(dtype=bool)
+    in_s = net.sgen.in_service.to_numpy(dtype=bool)
+    out = full.load_p_mw.to_numpy()[:, in_l].sum(axis=1) * cfg.load_scale
+    out = out - full.sgen_p_mw.to_numpy()[:, in_s].sum(axis=1) * cfg.renewable_scale
+    if len(net.gen):
+        in_g = net.gen.in_service.to_numpy(dtype=bool)
+        out = out - full.gen_p_mw.to_numpy()[:, in_g].sum(axis=1)
+    return np.asarray(out)
 
 
 def _unknown_dsos(cfg: ScenarioConfig, names: tuple[str, ...]) -> list[str]:

@@ -14,6 +14,7 @@ from pandapower.auxiliary import pandapowerNet
 
 from tsodso.grids.dso_areas import DsoAreas
 from tsodso.grids.model import CoupledGrid
+from tsodso.scenario.wholesale import WholesaleResult
 from tsodso.schema.config import ScenarioConfig
 from tsodso.schema.tables import BidTable, DerTable
 
@@ -41,6 +42,9 @@ class Scenario:
     # who owns each feeder (``grids.dso_areas``); None: one DSO owns every feeder (a
     # scenario assembled by hand; ``build_scenario`` always sets it from the config)
     dso_areas: DsoAreas | None = None
+    # the day-ahead wholesale market that set the batteries' and EV hubs' baselines
+    # (``scenario.wholesale``); None: no wholesale stage (``wholesale.market = 'none'``)
+    wholesale: WholesaleResult | None = None
 
     @property
     def dsos(self) -> DsoAreas:

@@ -10,10 +10,11 @@ The formulas are those of ``scenario.build`` applied to ``grids.sources.window_p
 - a static generator DER (``element_table == "sgen"``): its profile times
   ``renewable_scale``;
 - a flexible-load DER (``"load"``): ``-(flex_load_fraction * max(load_p * load_scale, 0))``;
-- a battery: a zero schedule (as in the scenario);
-- an EV hub (and any other synthetic DER): its scenario schedule. *Interpretation*: the
-  synthetic plug-in habits of an EV hub repeat every day, so its history is its nominated
-  schedule of the scenario day.
+- a battery, an EV hub (and any other synthetic DER): its scenario schedule (the wholesale
+  stage's, ``scenario.wholesale``, or the flat nomination without it). *Interpretation*:
+  the synthetic plug-in habits of an EV hub and an aggregator's wholesale strategy repeat
+  every day (the history days' wholesale markets are not cleared), so their history is
+  their nominated schedule of the scenario day.
 
 Profiles are read with ``window_profiles`` itself, one call per day (about 20 ms on the
 default grid), and scaled with the arithmetic of ``scenario.build``, so that the scenario day
@@ -72,7 +73,7 @@ def _profiles_on_days(scn: Scenario, days: np.ndarray) -> np.ndarray:
         load = prof.load_p_mw.to_numpy()[:, load_pos] * cfg.load_scale
         out[is_sgen, y] = sgen.T
         out[is_load, y] = -(cfg.ders.flex_load_fraction * np.maximum(load, 0.0)).T
-    repeat = ((table == "") & (ders.kind != "battery")) | (table == "gen")
+    repeat = (table == "") | (table == "gen")
     out[repeat] = ders.p_base_mw[repeat][:, None, :]
     return out
 
@@ -80,8 +81,8 @@ def _profiles_on_days(scn: Scenario, days: np.ndarray) -> np.ndarray:
 def der_profile_on_day(scn: Scenario, day: int) -> np.ndarray:
     """(D, T) baseline schedule each DER of ``scn`` would have had on ``day`` of 2016 (0 = 1
     January), same window and scaling as the scenario. Static generators and flexible loads
-    follow the grid's profiles of that day; batteries have a zero schedule; EV hubs repeat
-    their scenario schedule (interpretation: their plug-in habits are the same every day);
+    follow the grid's profiles of that day; batteries and EV hubs repeat their scenario
+    schedule (interpretation: their plug-in habits and wholesale strategy repeat);
     voltage-controlled generators repeat their case dispatch (a case has one operating point).
     ``der_profile_on_day(scn, scn.config.day)`` equals ``scn.ders.p_base_mw``."""
     return _profiles_on_days(scn, np.array([day]))[:, 0, :]

@@ -251,6 +251,67 @@ class Commercial(_Strict):
         return self
 
 
+class Wholesale(_Strict):
+    """The day-ahead wholesale market that sets the DER schedules the flexibility markets
+    start from (``scenario.wholesale``). A zonal clearing: the scenario's grid is one
+    bidding zone whose net import is priced by a synthetic merit-order curve, linear
+    between ``price_low_eur_per_mwh`` at the day's largest net export (or smallest import)
+    and ``price_high_eur_per_mwh`` at its smallest (the zone's residual demand before the
+    aggregators' scheduling), extended linearly beyond. The defaults are an assumption of
+    the order of 2016 German day-ahead prices (EPEX Spot DE/AT: an annual mean about 29
+    EUR/MWh, summer days spreading 15-45 EUR/MWh); the prices are synthetic and labelled
+    so. The zone is ``zone_scale`` times the grid. Batteries and EV hubs are scheduled
+    against the price by their aggregators;
+    renewables, generators and loads are price takers at their profiles."""
+
+    market: Literal["day_ahead", "none"] = Field(
+        "day_ahead",
+        description="'day_ahead': a wholesale clearing schedules batteries and EV hubs "
+        "before the flexibility markets; 'none': they keep a flat nomination (batteries idle, "
+        "EVs charge at full power on arrival)",
+    )
+    price_low_eur_per_mwh: Num = Field(
+        15.0, ge=-500, le=4000, description="price at the day's lowest residual demand (EUR/MWh)"
+    )
+    price_high_eur_per_mwh: Num = Field(
+        45.0, ge=-500, le=4000, description="price at the day's highest residual demand (EUR/MWh)"
+    )
+
+    zone_scale: Num = Field(
+        40.0,
+        ge=1,
+        le=1e4,
+        description="the bidding zone's residual demand as a multiple of the grid's (its "
+        "shape is the grid's): the grid's own batteries and EV hubs move the zone's price "
+        "that much less (an assumption: Germany's peak load, about 80 GW, over the default "
+        "grid's, about 2 GW)",
+    )
+    battery_cycle_cost_eur_per_mwh: Num = Field(
+        5.0,
+        ge=0,
+        le=1e3,
+        description="ageing cost a battery's aggregator puts on each MWh it discharges "
+        "(EUR/MWh; an assumption at the low end of the cycle-ageing costs of Xu et al., IEEE "
+        "Trans. Power Syst. 33(2), 2018): no cycling for a spread that does not pay for it",
+    )
+    imbalance_spread_eur_per_mwh: Num = Field(
+        20.0,
+        ge=0,
+        le=1e4,
+        description="a short BRP pays the wholesale price plus this, a long one is paid the "
+        "price minus this (EUR/MWh; dual imbalance pricing, an assumption)",
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Wholesale:
+        if self.price_high_eur_per_mwh < self.price_low_eur_per_mwh:
+            raise ValueError(
+                f"price_high_eur_per_mwh = {self.price_high_eur_per_mwh} is below "
+                f"price_low_eur_per_mwh = {self.price_low_eur_per_mwh}"
+            )
+        return self
+
+
 EventKind = Literal["line_outage", "trafo_outage", "forecast_error", "message_loss"]
 _FIELDS_OF: dict[str, tuple[str, ...]] = {
     "forecast_error": ("magnitude", "feeder"),
@@ -431,6 +492,7 @@ class ScenarioConfig(_Strict):
     delivery: Delivery = Delivery()
     settlement: Settlement = Settlement()
     commercial: Commercial = Commercial()
+    wholesale: Wholesale = Wholesale()
     events: tuple[Event, ...] = Field(
         (),
         max_length=MAX_EVENTS,

@@ -76,6 +76,15 @@ DER_COLUMNS: tuple[Column, ...] = (
     Column("energy_mwh", "MWh", "float", "storage capacity (0 where not storage)", lo=0),
     Column("soc0_mwh", "MWh", "float", "state of charge at the start", lo=0),
     Column("efficiency", "-", "float", "one-way storage efficiency", lo=0, hi=1),
+    Column(
+        "soc_base_mwh",
+        "MWh",
+        "float",
+        "state of charge at the end of each period if the unit follows its baseline "
+        "(soc0 throughout where the baseline is idle; 0 where not storage)",
+        lo=0,
+        per_period=True,
+    ),
     Column("synthetic", "-", "bool", "added by the scenario (its baseline adds to the grid's)"),
     Column("curtailable", "-", "bool", "renewable whose down activation is curtailment"),
     Column("p_rated_mw", "MW", "float", "nameplate power", lo=0),
@@ -159,6 +168,7 @@ class DerTable:
     energy_mwh: np.ndarray
     soc0_mwh: np.ndarray
     efficiency: np.ndarray
+    soc_base_mwh: np.ndarray
     synthetic: np.ndarray
     curtailable: np.ndarray
     p_rated_mw: np.ndarray
@@ -172,6 +182,13 @@ class DerTable:
 
     def __len__(self) -> int:
         return len(self.id)
+
+    def nominated_storage_flow_mwh(self) -> np.ndarray:
+        """(D, T) the energy each unit's baseline adds to its store in each period (MWh;
+        negative when it discharges): the steps of ``soc_base_mwh`` from ``soc0_mwh``."""
+        prev = np.concatenate([self.soc0_mwh[:, None], self.soc_base_mwh[:, :-1]], axis=1)
+        out: np.ndarray = self.soc_base_mwh - prev
+        return out
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ import pandas as pd
 from tsodso.coordination.outcome import Transfer
 from tsodso.dispatch.stacking import EPS, Stack, by_der
 from tsodso.scenario.domain import Scenario
-from tsodso.schema.actors import is_dso
+from tsodso.schema.actors import TSO, is_dso
+from tsodso.settlement.imbalance import KIND as IMBALANCE
+from tsodso.settlement.imbalance import brp_imbalance
 from tsodso.settlement.ledger import Ledger, split_cents, to_cents
 
 
@@ -42,6 +44,7 @@ class Settlement:
     lines: pd.DataFrame
     ledger: Ledger
     baseline: str
+    imbalance_mwh: float = 0.0  # the BRPs' absolute imbalance (``settlement.imbalance``)
 
     def kpis(self) -> dict[str, float]:
         ln, led = self.lines, self.ledger
@@ -56,7 +59,26 @@ class Settlement:
         # every DSO together (``ledger.balances`` has each DSO's own)
         out["settled_dso_eur"] = -sum(v for p, v in bal.items() if is_dso(p)) / 100.0
         out["ledger_total_cents"] = led.total_cents()
+        out["brp_imbalance_mwh"] = round(self.imbalance_mwh, 4)
+        out["brp_imbalance_eur"] = (
+            sum(led.paid_by(b, IMBALANCE) - led.received_by(b, IMBALANCE) for b in self.brps)
+            / 100.0
+        )
         return out
+
+    @property
+    def brps(self) -> list[str]:
+        """The parties settled for imbalance."""
+        p = self.ledger.postings
+        m = p.kind.str.startswith(IMBALANCE)
+        return sorted((set(p.payer[m]) | set(p.payee[m])) - {TSO})
+
+    def provider_revenue_eur(self, ders: pd.Index | None = None) -> dict[str, float]:
+        """Per buyer, what the providers were paid net of penalties (EUR): every DER's, or
+        only those whose ids ``ders`` lists."""
+        ln = self.lines if ders is None else self.lines[self.lines.der.isin(ders)]
+        net = ln.utilisation_cents + ln.availability_cents - ln.penalty_cents
+        return {str(k): float(v) / 100.0 for k, v in net.groupby(ln.buyer).sum().items()}
 
     def paid_eur_by_buyer(self, n_bids: int) -> dict[str, np.ndarray]:
         """Per buyer, the net settled amount per scenario bid (EUR)."""
@@ -76,9 +98,11 @@ def settle(
     transfers: tuple[Transfer, ...],
     delivered_mw: np.ndarray,
     baseline: str,
+    metered_mw: np.ndarray | None = None,
 ) -> Settlement:
     """Settle the standing activations ``st`` given each DER's delivered flexibility
-    ``delivered_mw`` (D, T; metered minus baseline, + = up) and the model's transfers."""
+    ``delivered_mw`` (D, T; metered minus baseline, + = up) and the model's transfers;
+    with ``metered_mw`` (D, T) also each BRP's imbalance (``settlement.imbalance``)."""
     b, dt, cfg = scn.bids, scn.dt_h, scn.config.settlement
     total = st.accepted_mw
     ratio = {}
@@ -125,7 +149,11 @@ def settle(
         rows.append((str(buyer), str(agg), "availability", int(r.availability_cents)))
         rows.append((str(agg), str(buyer), "penalty", int(r.penalty_cents)))
     rows += _transfers(transfers, lines, rows)
-    return Settlement(lines, Ledger.of(rows), baseline)
+    imb = brp_imbalance(scn, total, metered_mw) if metered_mw is not None else None
+    if imb is not None:
+        rows += imb.rows
+    mwh = imb.mwh(dt) if imb is not None else 0.0
+    return Settlement(lines, Ledger.of(rows), baseline, mwh)
 
 
 def _delivery_ratio(lines: pd.DataFrame, buyer: str) -> float:
