@@ -27,6 +27,7 @@ from tsodso.grids.sources import (
 )
 from tsodso.grids.topology import transmission_buses
 from tsodso.scenario.domain import Scenario
+from tsodso.scenario.reactive import reactive_offers
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.tables import (
     COUPLING_NONE,
@@ -553,6 +554,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         aggregator_names=tuple(f"dera-{i + 1}" for i in range(cfg.aggregators)),
         **_brp_positions(cfg, imbalance),
         dso_areas=areas,
+        reactive=reactive_offers(ders, grid.node_layer[ders.node] >= 0, cfg.seed),
     )
 
 

@@ -15,7 +15,7 @@ from pandapower.auxiliary import pandapowerNet
 from tsodso.grids.dso_areas import DsoAreas
 from tsodso.grids.model import CoupledGrid
 from tsodso.schema.config import ScenarioConfig
-from tsodso.schema.tables import BidTable, DerTable
+from tsodso.schema.tables import BidTable, DerTable, ReactiveTable
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class Scenario:
     # who owns each feeder (``grids.dso_areas``); None: one DSO owns every feeder (a
     # scenario assembled by hand; ``build_scenario`` always sets it from the config)
     dso_areas: DsoAreas | None = None
+    # reactive-power offers of inverter-based DERs in feeders (``scenario.reactive``);
+    # None: none (a scenario assembled by hand), bought only where a model's ``reactive``
+    # dimension lets a DSO buy them
+    reactive: ReactiveTable | None = None
 
     @property
     def dsos(self) -> DsoAreas:
