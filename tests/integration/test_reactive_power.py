@@ -60,9 +60,7 @@ class Pair:
 def _pair(grid: Path, load_scale: float) -> Pair:
     prep = prepare(feeder_case(grid=str(grid), periods=4, load_scale=load_scale))
     off = get_model(MODEL)
-    on = dataclasses.replace(
-        off, mechanism=off.mechanism.model_copy(update={"reactive": "dso"})
-    )
+    on = dataclasses.replace(off, mechanism=off.mechanism.model_copy(update={"reactive": "dso"}))
     assert isinstance(on, ModelPreset)
     return Pair(prep, run_model(prep, off), run_model(prep, on))
 
@@ -111,9 +109,9 @@ def test_reactive_power_relieves_the_voltage_problem_more_cheaply(
     ledger = high.on.life.settlement.ledger
     assert ledger.total_cents() == 0
     assert ledger.paid_by("DSO", "reactive") == int(lines.utilisation_cents.sum())
-    assert ledger.paid_by("DSO", "reactive") == pytest.approx(
-        100 * on["reactive_cost_eur"], abs=len(lines)
-    )
+    # what was delivered is paid (a unit that failed for the day delivers none)
+    assert (lines.delivered_mvarh <= lines.ordered_mvarh + 1e-12).all()
+    assert ledger.paid_by("DSO", "reactive") <= 100 * on["reactive_cost_eur"] + len(lines)
     kinds = {m.kind for m in high.on.messages.messages}
     assert {"reactive_offers", "reactive_activations"} <= kinds
 
