@@ -5,7 +5,7 @@ X/R makes it so, and relieves less where X/R is low.
 The case: the Baran-Wu feeder (case33bw, 4 quarter-hours) with its loads scaled until it
 has an undervoltage problem, cleared by the DSO's own market (CoordiNet local market) with
 ``reactive = 'none'`` and ``'dso'``; the contrast is the same feeder with every line's
-reactance cut to a tenth (X/R about 0.08 instead of 0.79), loaded until its baseline has a
+reactance cut to a tenth (line X/R about 0.09 instead of 0.9), loaded until its baseline has a
 problem of the same size. Nothing below compares with a stored number: every expectation
 is one run against another, and the physics is the AC power flow's."""
 
