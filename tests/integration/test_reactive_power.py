@@ -127,3 +127,33 @@ def test_where_x_over_r_is_low_reactive_power_relieves_less(feeders: dict[str, P
     # smaller share of its cost
     assert low.on.kpis["activated_mwh"] > 0.5 * low.off.kpis["activated_mwh"]
     assert 0.0 <= low.saved_share < high.saved_share
+
+
+def test_each_dso_buys_and_pays_for_reactive_power_in_its_own_area() -> None:
+    from tests.integration.test_several_dsos import FRAGMENTED, _config
+    from tsodso.coordination.catalogue import models_for
+    from tsodso.scenario.build import build_scenario
+    from tsodso.schema.config import config_from_dict
+
+    cfg = config_from_dict(
+        _config(models={"frag-q": {**FRAGMENTED, "dso_markets": "per_dso", "reactive": "dso"}})
+    )
+    prep = prepare(build_scenario(cfg))
+    scn = prep.scn
+    r = run_model(prep, models_for(cfg)["frag-q"])
+    lines = r.life.reactive_lines
+    assert lines is not None and len(lines)
+    # every DSO buys in its own area only, and pays for it itself
+    area = scn.dsos.node_area(scn.grid)
+    node_of = dict(zip(scn.ders.id, scn.ders.node, strict=True))
+    for buyer, der in zip(lines.buyer, lines.der, strict=True):
+        assert scn.dsos.names[int(area[node_of[der]])] == buyer
+    assert set(lines.buyer) == set(scn.dsos.names)  # both DSOs have voltages to relieve
+    for name in scn.dsos.names:
+        mine = [p for p in r.outcome.reactive if p.buyer == name]
+        assert r.outcome.cost_of(name) == pytest.approx(
+            r.outcome.cost_of_purchases(name) + sum(p.cost_eur for p in mine)
+        )
+        sent = [m for m in r.messages.messages if m.kind == "reactive_activations"]
+        assert any(m.sender == name for m in sent)
+    assert r.life.settlement.ledger.total_cents() == 0
