@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.dispatch.delivery import Delivery, deliver, setpoints
+from tsodso.dispatch.reactive import ReactiveDelivery, reactive_delivery
 from tsodso.dispatch.stacking import Stack, by_der, stack
 from tsodso.exchange.messages import MessageLog
 from tsodso.operation.contingency import Contingency, RealTime, apply_rules
@@ -23,6 +25,7 @@ from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.operating import OperatingProtocol
 from tsodso.settlement.baselines import BASELINE_METHODS, baseline, baseline_error, delivered_mw
+from tsodso.settlement.reactive import settle_reactive
 from tsodso.settlement.settle import Settlement, settle
 from tsodso.validation.ac import AcModel
 
@@ -38,6 +41,9 @@ class Lifecycle:
     settlement: Settlement
     messages: MessageLog  # overrides, set-points, meter data and remittances
     contingency: Contingency | None = None  # what the rules did in event periods
+    # reactive set-points, their delivery and settlement lines (models with the product)
+    reactive: ReactiveDelivery | None = None
+    reactive_lines: pd.DataFrame | None = None
 
 
 def _real_time_mw(scn: Scenario, st: Stack) -> np.ndarray:
@@ -90,11 +96,15 @@ def run_lifecycle(
         chosen,
         metered_mw=dl.metered_mw,
     )
+    rq, rq_lines = None, None
+    if outcome.reactive:
+        rq = reactive_delivery(scn, outcome, dl.failed)
+        stl, rq_lines = settle_reactive(stl, scn, outcome.reactive, rq)
     log = MessageLog()
     if cont is not None:
         log.extend(cont.messages)
     log.extend(_messages(scn, dl, stl))
-    return Lifecycle(st, dl, bases, errors, stl, log, cont)
+    return Lifecycle(st, dl, bases, errors, stl, log, cont, rq, rq_lines)
 
 
 def _messages(scn: Scenario, dl: Delivery, stl: Settlement) -> MessageLog:

@@ -19,7 +19,7 @@ import pandas as pd
 from tsodso.coordination import families
 from tsodso.coordination.areas import OnceMap
 from tsodso.coordination.catalogue import ModelPreset, get_model
-from tsodso.coordination.context import MarketContext
+from tsodso.coordination.context import MarketContext, reactive_at_nodes
 from tsodso.coordination.outcome import ModelOutcome
 from tsodso.exchange.build import messages_of
 from tsodso.exchange.messages import MessageLog
@@ -217,10 +217,13 @@ def run_model(
         scn, preset.mechanism, outcome, history, prep.ac_model, prep.realtime, preset.protocol
     )
     delta = life.delivery.node_delta_mw(scn)
+    q = scn.node_q0_mvar
+    if life.reactive is not None:  # the reactive set-points delivered, at the DERs' nodes
+        q = q + reactive_at_nodes(scn, life.reactive.delivered_mvar)
     # the tap changers step from where the forecast put them (``AcModel.run``)
     ac = prep.ac_model.run(
         scn.node_injection_mw(delta),
-        scn.node_q0_mvar,
+        q,
         out_of_service=prep.realtime.out_of_service,
         start_taps=prep.realtime.start_taps,
     )

@@ -9,6 +9,9 @@ Families (systematic row names, so duals map back to prices):
 - ``Feeder-<id>-*``       LinDistFlow: branch flow balance (DLMP), squared-voltage drop,
                           voltage band and thermal limits (+ slacks)
 - ``DER-storage_soc``     battery state of charge; ``DER-shift_energy`` EV energy neutrality
+- ``Reactive-inject/absorb`` reactive offers q in [0, q_max] each way, cost price * |q| * dt;
+                          with them a feeder's reactive flows become variables too
+                          (``Feeder-<id>-qflow_balance``) and enter its voltage rows
 
 Build, solve and extract are separate steps: ``build`` returns a ``BuiltMarket`` (the LP
 and its column order), ``solve_built`` solves it and ``extract`` reads the clearing back;
@@ -30,7 +33,7 @@ import numpy as np
 
 from tsodso.clearing.lp import INF, LinearProgram, Solution, Solver, Status, solve
 from tsodso.clearing.problem import MarketProblem
-from tsodso.schema.tables import COUPLING_SHIFT, COUPLING_STORAGE, BidTable
+from tsodso.schema.tables import COUPLING_SHIFT, COUPLING_STORAGE, BidTable, ReactiveTable
 
 #: a function run between build and solve: it may add columns and rows to the LP
 Hook = Callable[[LinearProgram, BidTable], None]
@@ -66,6 +69,18 @@ class Clearing:
     user: dict[str, np.ndarray] = field(default_factory=dict)  # values of hook blocks
     # row duals of interface rows (``*tdi_schedule``) and hook rows (``User-*``)
     row_duals: dict[str, np.ndarray] = field(default_factory=dict)
+    # the reactive offers of the problem and what was bought of each (MVAr, + = injection)
+    reactive: ReactiveTable | None = None
+    reactive_mvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def reactive_eur_by_period(self) -> np.ndarray:
+        """(T,) what the reactive power bought costs per period (pay-as-bid, EUR)."""
+        T = len(self.penalty_eur_by_period)
+        r = self.reactive
+        if r is None or not len(r):
+            return np.zeros(T)
+        eur = np.abs(self.reactive_mvar) * r.price_eur_per_mvarh * self.dt_h
+        return np.bincount(r.period, eur, T)
 
 
 @dataclass
@@ -79,6 +94,9 @@ class _Ctx:
     price_rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # per feeder with a TDI schedule: what the schedule row adds to the import (T,)
     tdi_offset: dict[int, np.ndarray] = field(default_factory=dict)
+    # reactive offer columns (injection, absorption), one each per row of spec.reactive
+    q_inject: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    q_absorb: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
 
 def define_bids(c: _Ctx) -> None:
@@ -86,6 +104,16 @@ def define_bids(c: _Ctx) -> None:
     c.x = c.lp.add_variables(
         "Bid-activation", len(b), lo=0.0, hi=b.q_max_mw, cost=b.price_eur_per_mwh * c.dt
     )
+
+
+def define_reactive(c: _Ctx) -> None:
+    """Reactive offers: an injection and an absorption column per offer, each up to its
+    capability, each paid its price per MVArh."""
+    r = c.spec.reactive
+    assert r is not None
+    cost = r.price_eur_per_mvarh * c.dt
+    c.q_inject = c.lp.add_variables("Reactive-inject", len(r), lo=0.0, hi=r.q_max_mvar, cost=cost)
+    c.q_absorb = c.lp.add_variables("Reactive-absorb", len(r), lo=0.0, hi=r.q_max_mvar, cost=cost)
 
 
 def define_balance(c: _Ctx) -> None:
@@ -213,6 +241,9 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
     # reactive subtree withdrawal per branch (constant: flexibility is at unity power factor)
     sub = f.subtree()
     Q = -(sub @ q_act)[1:]  # (nb, T)
+    # with reactive offers in this feeder the reactive flows are variables (the same balance
+    # as the active flows) and their range over every combination of the offers
+    Qv, Q_lo, Q_hi = _reactive_flows(c, fpos, child, local, Q)
     # the range of each branch flow over every combination of this clearing's bids:
     # P = P0 - (subtree injection change), within [P0 - up, P0 + down]; a limit that no
     # combination can reach needs no row (exact: the optimum is unchanged)
@@ -234,8 +265,10 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         path = sub[1:, 1:].T  # (i, j) = 1 when branch j lies on the path to node i
         rb, xb = f.r_pu[br][:, None], f.x_pu[br][:, None]
         low, high = np.minimum(rb * P_lo, rb * P_hi), np.maximum(rb * P_lo, rb * P_hi)
-        v_hi = vroot - 2 * path @ (low + xb * Q)  # any sign of r: the term's own range
-        v_lo = vroot - 2 * path @ (high + xb * Q)
+        # (without reactive offers Q_lo = Q_hi = Q: the range of x Q is x Q itself)
+        xq_lo, xq_hi = np.minimum(xb * Q_lo, xb * Q_hi), np.maximum(xb * Q_lo, xb * Q_hi)
+        v_hi = vroot - 2 * path @ (low + xq_lo)  # any sign of r: the term's own range
+        v_lo = vroot - 2 * path @ (high + xq_hi)
         need_max = v_hi > vmax2 - V2_TOL
         need_min = v_lo < vmin2 + V2_TOL
         # a node's squared voltage is needed where it or a node below it has a limit row
@@ -258,7 +291,13 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         rows.append(row_of[cr[kc]])
         cols.append(v[f.parent[child] - 1].ravel()[kc])
         vals.append(-np.ones(int(kc.sum())))
-        rhs = -2 * f.x_pu[br][:, None] * Q
+        if Qv is None:
+            rhs = -2 * f.x_pu[br][:, None] * Q
+        else:  # v_i - v_parent + 2 r P_i + 2 x Q_i = 0
+            rhs = np.zeros((nb, T))
+            rows.append(row_of[idx])
+            cols.append(Qv.ravel()[idx])
+            vals.append(np.repeat(2 * f.x_pu[br], T)[idx])
         at_root = f.parent[br] == 0
         rhs[at_root] += vroot
         lp.add_constraints(
@@ -274,6 +313,8 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
         s = lp.add_variables(f"{name}-voltage_slack", nb * T, cost=pen)
         _soft_limits(lp, f"{name}-voltage", v.ravel(), s, need_max, vmax2, need_min, vmin2)
     if c.spec.d_thermal:
+        # (the polygon's active-power limit is taken at the baseline reactive flow, also
+        # where reactive offers move it: what they change shows in the AC check)
         finite = np.isfinite(f.rating_mva[br])
         k = np.flatnonzero(finite)
         if len(k):
@@ -320,6 +361,53 @@ def define_feeder(c: _Ctx, fpos: int) -> None:
             rhs,
             rhs,
         )
+
+
+def _reactive_flows(
+    c: _Ctx, fpos: int, child: np.ndarray, local: np.ndarray, Q0: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Reactive branch flows of feeder ``fpos``: ``(None, Q0, Q0)`` without reactive offers
+    in it (constants, the baseline's); with them, flow variables (nb, T) whose balance at
+    each node takes the offers there (``Feeder-<id>-qflow_balance``, the same form as the
+    active one), and the range each flow can take over every combination of the offers."""
+    r = c.spec.reactive
+    if r is None or not len(r):
+        return None, Q0, Q0
+    grid, T, lp = c.spec.grid, c.T, c.lp
+    f = grid.feeders[fpos]
+    loc = local[r.node]
+    on = loc >= 1
+    if not on.any():
+        return None, Q0, Q0
+    n, nb = f.n, f.n - 1
+    br = np.arange(1, n)
+    name = f"Feeder-{f.id}"
+    Qv = lp.add_variables(f"{name}-qflow", nb * T, lo=-INF, hi=INF).reshape(nb, T)
+    q_act = c.spec.q_mvar[f.nodes]
+    k = np.flatnonzero(on)
+    at = (loc[k] - 1) * T + r.period[k]
+    rows = [
+        np.repeat((br - 1) * T, T) + np.tile(np.arange(T), nb),
+        np.repeat((f.parent[child] - 1) * T, T) + np.tile(np.arange(T), len(child)),
+        at,
+        at,
+    ]
+    cols = [Qv.ravel(), Qv[child - 1].ravel(), c.q_inject[k], c.q_absorb[k]]
+    vals = [np.ones(nb * T), -np.ones(len(child) * T), np.ones(len(k)), -np.ones(len(k))]
+    rhs = -q_act[1:].ravel()
+    lp.add_constraints(
+        f"{name}-qflow_balance",
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(vals),
+        nb * T,
+        rhs,
+        rhs,
+    )
+    cap = np.zeros((n, T))
+    np.add.at(cap, (loc[k], r.period[k]), r.q_max_mvar[k])
+    swing = (f.subtree() @ cap)[1:]
+    return Qv, Q0 - swing, Q0 + swing
 
 
 def _soft_limits(
@@ -431,6 +519,8 @@ def build(problem: MarketProblem, hook: Hook | None = None) -> BuiltMarket:
     canonical = dataclasses.replace(problem, bids=b.subset(order))
     c = _Ctx(canonical, LinearProgram(), np.zeros(0, dtype=int), problem.periods, problem.dt_h)
     define_bids(c)
+    if problem.reactive is not None and len(problem.reactive):
+        define_reactive(c)
     if problem.balance:
         define_balance(c)
     if problem.transmission:
@@ -482,26 +572,57 @@ def split_by_feeder(problem: MarketProblem) -> list[tuple[np.ndarray, MarketProb
             return whole  # a bid in two modelled feeders' rows: not separable
         owner[mine] = fpos
     parts = []
+    q_owner = _reactive_feeder(problem)
     for fpos in problem.feeders:
         idx = np.flatnonzero(owner == fpos)
         sched = {fpos: problem.tdi_schedule_mw[fpos]} if fpos in problem.tdi_schedule_mw else {}
-        sub = problem.replace(bids=problem.bids.subset(idx), feeders=(fpos,), tdi_schedule_mw=sched)
+        r = problem.reactive
+        sub = problem.replace(
+            bids=problem.bids.subset(idx),
+            feeders=(fpos,),
+            tdi_schedule_mw=sched,
+            reactive=None if r is None else r.subset(np.flatnonzero(q_owner == fpos)),
+        )
         parts.append((idx, sub))
     rest = np.flatnonzero(owner < 0)
     if len(rest):
         parts.append(
-            (rest, problem.replace(bids=problem.bids.subset(rest), feeders=(), tdi_schedule_mw={}))
+            (
+                rest,
+                problem.replace(
+                    bids=problem.bids.subset(rest), feeders=(), tdi_schedule_mw={}, reactive=None
+                ),
+            )
         )
     return parts
 
 
+def _reactive_feeder(problem: MarketProblem) -> np.ndarray:
+    """The modelled feeder (position) whose rows each reactive offer enters (-1: none; it
+    then changes nothing and is never bought)."""
+    r = problem.reactive
+    if r is None:
+        return np.zeros(0, dtype=int)
+    owner = np.full(len(r), -1)
+    for fpos in problem.feeders:
+        loc = problem.grid.feeders[fpos].local_index(problem.grid.n_nodes)[r.node]
+        owner[loc >= 1] = fpos
+    return owner
+
+
 def merge_clearings(problem: MarketProblem, parts: list[tuple[np.ndarray, Clearing]]) -> Clearing:
     """One clearing of ``problem`` from the clearings of the parts it separated into
-    (``split_by_feeder``): activations in place, costs, slacks and sizes summed, each
-    feeder's prices from its own part."""
+    (``split_by_feeder``, in its order: part k clears feeder ``problem.feeders[k]``):
+    activations in place, costs, slacks and sizes summed, each feeder's prices from its
+    own part."""
     T, N = problem.periods, problem.grid.n_nodes
     bids = problem.bids
     accepted = np.zeros(len(bids))
+    q_owner = _reactive_feeder(problem)
+    reactive = np.zeros(len(q_owner))
+    for (_, c), fpos in zip(parts, problem.feeders, strict=False):
+        if len(c.reactive_mvar):
+            reactive[q_owner == fpos] = c.reactive_mvar
     node_price = np.zeros((N, T))
     user: dict[str, np.ndarray] = {}
     row_duals: dict[str, np.ndarray] = {}
@@ -533,6 +654,8 @@ def merge_clearings(problem: MarketProblem, parts: list[tuple[np.ndarray, Cleari
         problem.dt_h,
         user,
         row_duals,
+        problem.reactive,
+        reactive,
     )
 
 
@@ -590,6 +713,8 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
             sol.solve_s,
             sol.message,
             c.dt,
+            reactive=c.spec.reactive,
+            reactive_mvar=np.zeros(0 if c.spec.reactive is None else len(c.spec.reactive)),
         )
     x = sol.x
 
@@ -621,7 +746,12 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
     penalty = np.zeros(T)
     for name, sl in lp.variables.items():
         size = sl.stop - sl.start
-        if name == "Bid-activation" or name.startswith("User-") or size % T or not costs[sl].any():
+        if (
+            name == "Bid-activation"
+            or name.startswith(("User-", "Reactive-"))
+            or size % T
+            or not costs[sl].any()
+        ):
             continue
         penalty += (costs[sl] * x[sl]).reshape(-1, T).sum(axis=0)
     user = {k: x[sl] for k, sl in lp.variables.items() if k.startswith("User-")}
@@ -632,6 +762,12 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
     }
     overload = sum(float(block(k).sum()) for k in lp.variables if k.endswith("overload"))
     vslack = sum(float(block(k).sum()) for k in lp.variables if k.endswith("voltage_slack"))
+    r = c.spec.reactive
+    reactive = np.zeros(0 if r is None else len(r))
+    if r is not None and len(r):
+        q_in = np.clip(block("Reactive-inject"), 0.0, r.q_max_mvar)
+        q_out = np.clip(block("Reactive-absorb"), 0.0, r.q_max_mvar)
+        reactive = q_in - q_out
     return Clearing(
         sol.status,
         sol.objective,
@@ -652,4 +788,6 @@ def _extract(c: _Ctx, sol: Solution) -> Clearing:
         c.dt,
         user,
         row_duals,
+        r,
+        reactive,
     )

@@ -19,7 +19,7 @@ import numpy as np
 
 from tsodso.grids.forecast import GridForecast
 from tsodso.grids.model import CoupledGrid
-from tsodso.schema.tables import BidTable, DerTable
+from tsodso.schema.tables import BidTable, DerTable, ReactiveTable
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,11 @@ class MarketProblem:
       from it, so that its state of charge here starts from what is left (``None``: none);
     - ``forecast``: the operators' forecast that calibrates the grid models (``None``:
       uncalibrated, 1 pu roots);
-    - ``penalties``: prices of unmet needs; ``voltage_margin_pu`` the DSO's security margin.
+    - ``penalties``: prices of unmet needs; ``voltage_margin_pu`` the DSO's security margin;
+    - ``reactive``: reactive-power offers the clearing may buy (each at a node of a modelled
+      feeder: they enter its reactive flow balance and so its voltage rows); ``None``:
+      every flexibility is active power at unity power factor, the reactive flows are the
+      baseline's (``q_mvar``).
     """
 
     grid: CoupledGrid
@@ -79,6 +83,7 @@ class MarketProblem:
     voltage_margin_pu: float = 0.0
     time_limit_s: float = 300.0
     committed_mw: np.ndarray | None = None
+    reactive: ReactiveTable | None = None
 
     @property
     def periods(self) -> int:
@@ -134,6 +139,10 @@ class MarketProblem:
             arrays.append(None)
         for arr in arrays:
             h.update(b"-" if arr is None else np.ascontiguousarray(arr).tobytes())
+        if self.reactive is not None:  # (absent: the digest is the one without the product)
+            r = self.reactive
+            for a in (r.der, r.period, r.q_max_mvar, r.price_eur_per_mvarh, r.node):
+                h.update(b"q" + np.ascontiguousarray(a).tobytes())
         for k in sorted(self.tdi_schedule_mw):
             h.update(str(k).encode() + np.ascontiguousarray(self.tdi_schedule_mw[k]).tobytes())
         return h.hexdigest()

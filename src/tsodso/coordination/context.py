@@ -21,7 +21,7 @@ from tsodso.coordination.areas import OnceMap, map_areas
 from tsodso.grids.forecast import GridForecast
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.mechanism import ALL_NEEDS, Mechanism
-from tsodso.schema.tables import BidTable
+from tsodso.schema.tables import BidTable, ReactiveTable
 
 R = TypeVar("R")
 
@@ -113,12 +113,20 @@ class MarketContext:
         tdi_schedule_mw: dict[int, np.ndarray] | None = None,
         penalties: PenaltyPrices | None = None,
         committed_mw: np.ndarray | None = None,
+        reactive: bool | None = None,
+        base_delta_q_mvar: np.ndarray | None = None,
+        reactive_withheld: np.ndarray | None = None,
     ) -> MarketProblem:
         """The clearing of ``bids`` for the needs of ``mech`` (default: every need of the
         TSO and DSO; each overridable), from the forecast moved by activations already
         decided (``base_delta_mw``, (N, T)): these also reduce the imbalance left to cover
         unless ``imbalance_mw`` says otherwise. ``committed_mw`` (D, T): what earlier steps
-        bought from each DER (signed), which its state of charge here must allow for."""
+        bought from each DER (signed), which its state of charge here must allow for.
+        ``reactive``: whether the reactive offers in the modelled feeders are for sale
+        (default: where ``mech.reactive`` is 'dso' and the clearing is a DSO's, i.e. with
+        feeders and without the transmission grid); ``base_delta_q_mvar`` (N, T): reactive
+        power earlier steps bought; ``reactive_withheld`` (R,) the scenario's reactive offers
+        not for sale here (an earlier step bought them)."""
         needs = set(ALL_NEEDS if mech is None else mech.needs)
         scn = self.scn
         if self.committed_mw is not None:
@@ -136,16 +144,21 @@ class MarketContext:
                 need = scn.imbalance_mw
             else:
                 need = scn.imbalance_mw - base_delta_mw.sum(axis=0)
+        transmission = "t_congestion" in needs if transmission is None else transmission
+        if reactive is None:
+            reactive = mech is not None and mech.reactive == "dso" and bool(feeders)
+            reactive = reactive and not transmission
+        q = scn.node_q0_mvar if base_delta_q_mvar is None else scn.node_q0_mvar + base_delta_q_mvar
         return MarketProblem(
             grid=scn.grid,
             bids=bids,
             ders=scn.ders,
             injection_mw=p,
-            q_mvar=scn.node_q0_mvar,
+            q_mvar=q,
             penalties=self.penalties if penalties is None else penalties,
             dt_h=scn.dt_h,
             imbalance_mw=need,
-            transmission="t_congestion" in needs if transmission is None else transmission,
+            transmission=transmission,
             feeders=feeders,
             voltage="voltage" in needs if voltage is None else voltage,
             d_thermal="d_congestion" in needs if d_thermal is None else d_thermal,
@@ -154,7 +167,25 @@ class MarketContext:
             voltage_margin_pu=scn.config.d_voltage_margin_pu,
             time_limit_s=self.time_limit_s,
             committed_mw=committed_mw,
+            reactive=self.reactive_offers(feeders, reactive_withheld) if reactive else None,
         )
+
+    def reactive_offers(
+        self, feeders: tuple[int, ...], withheld: np.ndarray | None = None
+    ) -> ReactiveTable | None:
+        """The scenario's reactive offers at nodes of ``feeders`` below their roots (where
+        they enter a feeder's rows), less those ``withheld``; None where the scenario has
+        none."""
+        r = self.scn.reactive
+        if r is None:
+            return None
+        grid = self.scn.grid
+        inside = np.zeros(len(r), dtype=bool)
+        for fpos in feeders:
+            inside |= grid.feeders[fpos].local_index(grid.n_nodes)[r.node] >= 1
+        if withheld is not None:
+            inside &= ~withheld
+        return r.subset(np.flatnonzero(inside))
 
     def dso_problem(self, bids: BidTable, mech: Mechanism, **kw: object) -> MarketProblem:
         """A DSO-side clearing: distribution needs only (no balance, no DC lines), every
@@ -210,3 +241,23 @@ def der_mw(scn: Scenario, accepted_mw: np.ndarray) -> np.ndarray:
 def distribution_bids(scn: Scenario) -> np.ndarray:
     """Mask of scenario bids from DERs inside a distribution feeder."""
     return np.asarray(scn.grid.node_layer[scn.bids.node] >= 0)
+
+
+def reactive_bought(scn: Scenario, c: Clearing) -> np.ndarray:
+    """What ``c`` bought of each of the scenario's reactive offers (R,; MVAr, + =
+    injection); zeros where the scenario has none or the clearing sold none."""
+    r = scn.reactive
+    out = np.zeros(0 if r is None else len(r))
+    if r is None or c.reactive is None or not len(c.reactive):
+        return out
+    key = r.key(scn.periods)
+    order = np.argsort(key, kind="stable")
+    out[order[np.searchsorted(key[order], c.reactive.key(scn.periods))]] = c.reactive_mvar
+    return out
+
+
+def reactive_at_nodes(scn: Scenario, q_der_mvar: np.ndarray) -> np.ndarray:
+    """(N, T) reactive injection change at the nodes of DERs' reactive set-points (D, T)."""
+    q = np.zeros((scn.grid.n_nodes, scn.periods))
+    np.add.at(q, scn.ders.node, q_der_mvar)
+    return q

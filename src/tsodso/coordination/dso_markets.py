@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsodso.coordination.context import MarketContext
-from tsodso.coordination.outcome import Purchase, Transfer
+from tsodso.coordination.outcome import Purchase, ReactivePurchase, Transfer
 from tsodso.coordination.protocol import Protocol
 from tsodso.grids.dso_areas import DsoAreas
 from tsodso.scenario.domain import Scenario
@@ -133,6 +133,74 @@ class DistributionSide:
         if (np.abs(accepted_mw[beyond]) > 0).any() or (np.abs(payments_eur[beyond]) > 0).any():
             raise ValueError(f"{step}: a DSO purchase outside every DSO area")
         return tuple(out)
+
+    def reactive_purchases(
+        self, proto: Protocol, step: str, q_mvar: np.ndarray
+    ) -> tuple[ReactivePurchase, ...]:
+        """One reactive purchase per DSO: what was bought (``q_mvar`` per scenario reactive
+        offer) in its area, at each offer's price per MVArh (pay-as-bid: the ORPS-like
+        utilisation price of ``scenario.reactive``); each distribution operator sends the
+        aggregators the reactive set-points it bought. Empty where nothing was offered."""
+        r = self.scn.reactive
+        if r is None or not len(q_mvar):
+            return ()
+        area = np.asarray(self.areas.node_area(self.scn.grid)[r.node])
+        pay = np.abs(q_mvar) * r.price_eur_per_mvarh * self.scn.dt_h
+        bought = np.abs(q_mvar) > 0
+        for op, ks in self._operator_areas():
+            for a in np.unique(r.aggregator):
+                m = bought & np.isin(area, ks) & (r.aggregator == a)
+                if m.any():
+                    proto.data(
+                        step,
+                        op,
+                        self.scn.aggregator_names[a],
+                        "reactive_activations",
+                        {
+                            "der": self.scn.ders.id[r.der[m]],
+                            "period": r.period[m],
+                            "q_mvar": q_mvar[m],
+                        },
+                    )
+        return tuple(
+            ReactivePurchase(
+                name,
+                step,
+                np.where(area == k, q_mvar, 0.0),
+                np.where(area == k, pay, 0.0),
+            )
+            for k, name in enumerate(self.areas.names)
+        )
+
+    def send_reactive_offers(self, proto: Protocol, step: str) -> None:
+        """Aggregators offer each distribution operator the reactive power of their DERs in
+        its areas (one message per aggregator and operator)."""
+        r = self.scn.reactive
+        if r is None:
+            return
+        area = np.asarray(self.areas.node_area(self.scn.grid)[r.node])
+        for op, ks in self._operator_areas():
+            for a in np.unique(r.aggregator):
+                m = np.isin(area, ks) & (r.aggregator == a)
+                if m.any():
+                    proto.data(
+                        step,
+                        self.scn.aggregator_names[a],
+                        op,
+                        "reactive_offers",
+                        {
+                            "der": self.scn.ders.id[r.der[m]],
+                            "period": r.period[m],
+                            "q_max_mvar": r.q_max_mvar[m],
+                            "price": r.price_eur_per_mvarh[m],
+                        },
+                    )
+
+    def _operator_areas(self) -> list[tuple[str, list[int]]]:
+        return [
+            (op, [k for k, o in enumerate(self.operators) if o == op])
+            for op in dict.fromkeys(self.operators)
+        ]
 
     def transfers(
         self, payer_is_dso: bool, other: str, reason: str, eur_by_feeder: Mapping[int, float]

@@ -64,6 +64,22 @@ class Purchase:
 
 
 @dataclass(frozen=True)
+class ReactivePurchase:
+    """Reactive power one DSO bought in one step, per reactive offer of the scenario
+    (``Scenario.reactive``): MVAr (+ injection, - absorption) and what the DSO pays the
+    providers for it (each offer's price per MVArh either way, pay-as-bid)."""
+
+    buyer: str
+    step: str
+    q_mvar: np.ndarray
+    payments_eur: np.ndarray
+
+    @property
+    def cost_eur(self) -> float:
+        return float(self.payments_eur.sum())
+
+
+@dataclass(frozen=True)
 class Transfer:
     """Money between operators implied by the model's ``d_path``: the TSO paying a DSO for
     an interface exchange (curves, agreed interface prices), or a platform billing an SO its
@@ -96,6 +112,8 @@ class ModelOutcome:
     # a real-time stage bought for the realised baselines (``operation.stages``): the
     # DERs' forecast error was part of the need the markets were asked to meet
     real_time: bool = False
+    # reactive power the DSOs bought (models whose ``reactive`` dimension is 'dso')
+    reactive: tuple[ReactivePurchase, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.purchases:
@@ -124,7 +142,21 @@ class ModelOutcome:
 
     @property
     def procurement_cost_eur(self) -> float:
-        return float(self.payments_eur.sum())
+        """Active and reactive power bought, as ordered."""
+        return float(self.payments_eur.sum()) + self.reactive_cost_eur
+
+    @property
+    def reactive_mvar(self) -> np.ndarray:
+        """Reactive power bought per scenario reactive offer, every DSO together (MVAr)."""
+        if not self.reactive:
+            return np.zeros(0)
+        out: np.ndarray = sum(r.q_mvar for r in self.reactive)  # type: ignore[assignment]
+        return out
+
+    @property
+    def reactive_cost_eur(self) -> float:
+        """What the DSOs pay for reactive power, as ordered."""
+        return float(sum(r.cost_eur for r in self.reactive))
 
     def cost_of_purchases(self, buyer: str) -> float:
         """What ``buyer`` bought, as ordered (before any transfer)."""
@@ -134,6 +166,7 @@ class ModelOutcome:
         """What ``party`` pays in the end, as ordered: its purchases plus the transfers it
         pays minus those it receives (a platform that bills everything nets to zero)."""
         own = sum(p.cost_eur for p in self.purchases if p.buyer == party)
+        own += sum(r.cost_eur for r in self.reactive if r.buyer == party)
         paid = sum(t.eur for t in self.transfers if t.payer == party)
         received = sum(t.eur for t in self.transfers if t.payee == party)
         return float(own + paid - received)
@@ -150,7 +183,7 @@ class ModelOutcome:
     @property
     def dso_names(self) -> tuple[str, ...]:
         """The DSOs that buy, pay or are paid in this outcome, in order of appearance."""
-        seen = [p.buyer for p in self.purchases]
+        seen = [p.buyer for p in self.purchases] + [r.buyer for r in self.reactive]
         for t in self.transfers:
             seen += [t.payer, t.payee]
         return tuple(dict.fromkeys(p for p in seen if is_dso(p)))

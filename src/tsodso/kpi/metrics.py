@@ -172,6 +172,16 @@ def compute_kpis(
         # from an identical clearing of another preset (wall_time_s then is smaller)
         "compute_time_s": round(float(sum(s.solve_s + s.build_s for s in out.steps)), 3),
         **{k: v for k, v in out.extra_kpis.items() if not k.startswith("doe_")},
+        **(_reactive_kpis(out, scn.dt_h) if out.reactive else {}),
+    }
+
+
+def _reactive_kpis(out: ModelOutcome, dt_h: float) -> dict[str, float]:
+    """The reactive power the DSOs bought (MVArh, injected and absorbed alike) and what it
+    costs them as ordered: reported by models with the reactive product only."""
+    return {
+        "reactive_mvarh": round(float(np.abs(out.reactive_mvar).sum() * dt_h), 4),
+        "reactive_cost_eur": round(out.reactive_cost_eur, 2),
     }
 
 

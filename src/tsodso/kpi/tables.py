@@ -139,5 +139,20 @@ def run_tables(
         "messages": pd.concat([messages.table(), life.messages.table()], ignore_index=True),
         "dsos": dso_table(scn, o, life, messages, ac),
         "steps": pd.DataFrame([s.__dict__ for s in o.steps]),
+        **_reactive_tables(scn, life),
         "kpis": pd.DataFrame([kpis]),
+    }
+
+
+def _reactive_tables(scn: Scenario, life: Lifecycle) -> dict[str, pd.DataFrame]:
+    """The reactive set-points and their settlement lines (models with the product)."""
+    if life.reactive is None:
+        return {}
+    rq = life.reactive
+    lines = life.reactive_lines if life.reactive_lines is not None else pd.DataFrame()
+    return {
+        "reactive_setpoints": _long(
+            scn, setpoint_mvar=rq.setpoint_mvar, delivered_mvar=rq.delivered_mvar
+        ),
+        "reactive_settlement": lines,
     }

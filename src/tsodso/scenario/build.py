@@ -27,6 +27,7 @@ from tsodso.grids.sources import (
 )
 from tsodso.grids.topology import transmission_buses
 from tsodso.scenario.domain import Scenario
+from tsodso.scenario.reactive import reactive_offers
 from tsodso.scenario.wholesale import clear_wholesale, rescheduled
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
 from tsodso.schema.tables import (
@@ -562,6 +563,7 @@ def build_scenario(cfg: ScenarioConfig) -> Scenario:
         **_brp_positions(cfg, imbalance),
         dso_areas=areas,
         wholesale=wholesale,
+        reactive=reactive_offers(ders, grid.node_layer[ders.node] >= 0, cfg.seed),
     )
 
 

@@ -16,7 +16,7 @@ from tsodso.grids.dso_areas import DsoAreas
 from tsodso.grids.model import CoupledGrid
 from tsodso.scenario.wholesale import WholesaleResult
 from tsodso.schema.config import ScenarioConfig
-from tsodso.schema.tables import BidTable, DerTable
+from tsodso.schema.tables import BidTable, DerTable, ReactiveTable
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Scenario:
     # the day-ahead wholesale market that set the batteries' and EV hubs' baselines
     # (``scenario.wholesale``); None: no wholesale stage (``wholesale.market = 'none'``)
     wholesale: WholesaleResult | None = None
+    # reactive-power offers of inverter-based DERs in feeders (``scenario.reactive``);
+    # None: none (a scenario assembled by hand), bought only where a model's ``reactive``
+    # dimension lets a DSO buy them
+    reactive: ReactiveTable | None = None
 
     @property
     def dsos(self) -> DsoAreas:

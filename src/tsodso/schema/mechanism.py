@@ -33,6 +33,7 @@ DModel = Literal["operational", "planning"]
 DsoMarkets = Literal["per_dso", "one_platform"]
 Stages = Literal["single", "da_rt", "perfect"]
 Aggregation = Literal["per_der", "ferc2222"]
+Reactive = Literal["none", "dso"]
 
 ALL_NEEDS: tuple[Need, ...] = ("balancing", "t_congestion", "d_congestion", "voltage")
 
@@ -89,6 +90,13 @@ class Mechanism(BaseModel):
         "its own; 'ferc2222' as FERC Order 2222 aggregations (one aggregator's DERs at one "
         "pricing node, at least 100 kW, after the distribution utility's review; the "
         "aggregator splits the awards)",
+    )
+    reactive: Reactive = Field(
+        "none",
+        description="the reactive-power product: 'none' (every flexibility bid is active "
+        "power at unity power factor) or 'dso' (in each market a DSO clears of its own "
+        "grid, inverter-based DERs also offer reactive power within their apparent-power "
+        "capability, priced per MVArh, which the DSO buys for its voltage limits)",
     )
     curve_segments: StrictInt = Field(
         3, ge=1, le=10, description="segments per direction of an interface cost curve"

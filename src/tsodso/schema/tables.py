@@ -6,8 +6,11 @@ element table, PyPSA a table of component attributes; this follows them in spiri
 Sign convention (stated once): injection positive. A bid's ``direction`` is +1 for *up*
 (more injection or less consumption) and -1 for *down*. Periods index the scenario horizon.
 
-Owns: ``DerTable``, ``BidTable``, their column schemas and ``TableError``. Must not: import
-anything of tsodso.
+A reactive offer (``ReactiveTable``) is symmetric: one row per DER and period offers
+injection (+, over-excited) and absorption (-, under-excited) up to the same MVAr.
+
+Owns: ``DerTable``, ``BidTable``, ``ReactiveTable``, their column schemas and
+``TableError``. Must not: import anything of tsodso.
 """
 
 from __future__ import annotations
@@ -108,6 +111,15 @@ BID_COLUMNS: tuple[Column, ...] = (
     Column("price_eur_per_mwh", "EUR/MWh", "float", "energy price (may be negative)"),
     Column("node", "-", "int", "global node index", lo=0),
     Column("aggregator", "-", "int", "aggregator position (-1: an operator's virtual bid)", lo=-1),
+)
+
+REACTIVE_COLUMNS: tuple[Column, ...] = (
+    Column("der", "-", "int", "DER row", lo=0),
+    Column("period", "-", "int", "period of the scenario horizon", lo=0),
+    Column("q_max_mvar", "MVAr", "float", "largest injection, and largest absorption", lo=0),
+    Column("price_eur_per_mvarh", "EUR/MVArh", "float", "price of reactive energy", lo=0),
+    Column("node", "-", "int", "global node index", lo=0),
+    Column("aggregator", "-", "int", "aggregator position", lo=0),
 )
 
 _KINDS: dict[Kind, str] = {"int": "iu", "float": "fiu", "bool": "b", "str": "UOS"}
@@ -242,3 +254,35 @@ class BidTable:
                 for f in fields(BidTable)
             }
         )
+
+
+@dataclass(frozen=True)
+class ReactiveTable:
+    """Reactive-power offers (``REACTIVE_COLUMNS``), one row per DER and period: divisible,
+    from ``q_max_mvar`` absorbed to ``q_max_mvar`` injected, paid per MVArh either way."""
+
+    der: np.ndarray
+    period: np.ndarray
+    q_max_mvar: np.ndarray
+    price_eur_per_mvarh: np.ndarray
+    node: np.ndarray
+    aggregator: np.ndarray
+
+    def __post_init__(self) -> None:
+        check_columns(
+            "reactive table",
+            REACTIVE_COLUMNS,
+            {f.name: getattr(self, f.name) for f in fields(self)},
+        )
+
+    def __len__(self) -> int:
+        return len(self.der)
+
+    def subset(self, mask: np.ndarray) -> ReactiveTable:
+        """A new table with the rows where ``mask`` holds (or at the indices it lists)."""
+        return ReactiveTable(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
+
+    def key(self, periods: int) -> np.ndarray:
+        """A unique integer per row (its DER and period): rows of a subset find their place
+        in the table they came from by it."""
+        return np.asarray(self.der * periods + self.period)

@@ -56,6 +56,10 @@ _ONE_MARKET = "one market clears every need of every DSO: it is the one platform
 _DSO_MODEL = _s("operational")  # the DSO (or an IDSO given its status) clears its own grid
 # needs every family can serve; commercial needs only where one market serves everyone
 _SO_NEEDS = _s("balancing", "t_congestion", "d_congestion", "voltage")
+# reactive power is bought by a DSO in a market of its own grid (issue 14, item 4): the
+# families with a DSO market (local, sequential, parallel) sell it; one market for every
+# need, a decomposition and a tariff have no DSO market to buy it in
+_NO_REACTIVE = _s("none")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -72,6 +76,7 @@ FAMILIES: dict[str, Family] = {
                 "d_path": _s("direct"),
                 "interface": _s("none"),
                 "needs": _SO_NEEDS,
+                "reactive": _NO_REACTIVE,
             },
             ignores={
                 "priority": "one market: nobody contests a resource",
@@ -112,6 +117,7 @@ FAMILIES: dict[str, Family] = {
                 "d_constraints": _s("full"),
                 "d_path": _s("platform", "direct"),
                 "interface": _s("joint", "none"),
+                "reactive": _NO_REACTIVE,
             },
             ignores={"conflict_rule": _NO_CONFLICT, "dso_markets": _ONE_MARKET},
         ),
@@ -162,6 +168,7 @@ FAMILIES: dict[str, Family] = {
                 "interface": _s("priced_flow"),
                 "d_model": _DSO_MODEL,
                 "needs": _SO_NEEDS,
+                "reactive": _NO_REACTIVE,
             },
             ignores={
                 "priority": "the decomposition reaches the least-cost optimum",
@@ -179,6 +186,7 @@ FAMILIES: dict[str, Family] = {
                 "interface": _s("priced_flow"),
                 "d_model": _DSO_MODEL,
                 "needs": _SO_NEEDS,
+                "reactive": _NO_REACTIVE,
             },
             ignores={
                 "priority": "no market allocates resources",
@@ -232,6 +240,16 @@ def check(mech: Mechanism) -> list[str]:
         problems.append(
             "priority = 'highest_value' without the 'commercial' need: with the SOs' needs "
             "alone the highest value is the least cost (use least_cost)"
+        )
+    if mech.reactive == "dso" and "voltage" not in mech.needs:
+        problems.append(
+            "reactive = 'dso' without the 'voltage' need: reactive power is bought for "
+            "distribution voltage only"
+        )
+    if mech.reactive == "dso" and mech.stages != "single":
+        problems.append(
+            f"reactive = 'dso' with stages = {mech.stages!r}: the reactive product clears "
+            "in a single stage only (the real-time stage does not carry reactive set-points)"
         )
     if mech.dso_correction and not fam.dso_correction:
         problems.append(

@@ -24,11 +24,22 @@ from __future__ import annotations
 import numpy as np
 
 from tsodso.clearing.pricing import payments
-from tsodso.coordination.context import MarketContext, distribution_bids, scatter
+from tsodso.coordination.context import (
+    MarketContext,
+    distribution_bids,
+    reactive_bought,
+    scatter,
+)
 from tsodso.coordination.dso_markets import distribution_side
 from tsodso.coordination.families.central import clear_aggregations
 from tsodso.coordination.filters import apply_filter
-from tsodso.coordination.outcome import ModelOutcome, Purchase, StepRecord, worst_status
+from tsodso.coordination.outcome import (
+    ModelOutcome,
+    Purchase,
+    ReactivePurchase,
+    StepRecord,
+    worst_status,
+)
 from tsodso.coordination.protocol import Protocol
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import TSO
@@ -92,6 +103,8 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     idx_d = np.flatnonzero(d_mask)
     bids_d = scn.bids.subset(idx_d)
     side.send_bids(proto, "dso", bids_d)
+    if mech.reactive == "dso":
+        side.send_reactive_offers(proto, "dso")
     schedules = {}
     if mech.d_path == "schedule":
         # the agreed schedule: each feeder's forecast import, without the imbalance
@@ -100,6 +113,9 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     c_d = ctx.clear(ctx.dso_problem(bids_d, mech, tdi_schedule_mw=schedules))
     steps.append(StepRecord.of("dso market", dist, c_d))
     dso_acc = scatter(n, idx_d, c_d.accepted_mw)
+    reactive: tuple[ReactivePurchase, ...] = ()
+    if mech.reactive == "dso":
+        reactive = side.reactive_purchases(proto, "dso market", reactive_bought(scn, c_d))
     # ---- TSO market -------------------------------------------------------------------
     if mech.d_path == "direct":
         # d_constraints = full: the DSO checks what the TSO may buy in its grid (caps under
@@ -169,4 +185,5 @@ def run_parallel(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         exchanges=proto.frozen(),
         steps=tuple(steps),
         discarded_mwh=discarded,
+        reactive=reactive,
     )

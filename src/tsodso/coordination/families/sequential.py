@@ -40,6 +40,8 @@ from tsodso.coordination.context import (
     delta_mw,
     der_mw,
     distribution_bids,
+    reactive_at_nodes,
+    reactive_bought,
     scatter,
 )
 from tsodso.coordination.dso_markets import DistributionSide, distribution_side
@@ -47,6 +49,7 @@ from tsodso.coordination.filters import apply_filter
 from tsodso.coordination.outcome import (
     ModelOutcome,
     Purchase,
+    ReactivePurchase,
     StepRecord,
     Transfer,
     worst_status,
@@ -112,7 +115,8 @@ def _curves(
         free = (scn.ders.coupling[sub.der] == COUPLING_NONE) * (sub.q_max_mw - acc0)
         room_up = np.bincount(sub.period, (sub.direction > 0) * free, T)
         room_dn = np.bincount(sub.period, (sub.direction < 0) * free, T)
-        f_cost0 = _feeder_cost_by_period(base, in_f, T)
+        q_in_f = None if base.reactive is None else scn.grid.node_layer[base.reactive.node] == fpos
+        f_cost0 = _feeder_cost_by_period(base, in_f, T, q_in_f)
         fid = scn.grid.feeders[fpos].id
         first = ctx.dso_problem(
             sub, mech, feeders=(fpos,), tdi_schedule_mw={fpos: e0 - room_up / mech.curve_segments}
@@ -218,15 +222,26 @@ def _at_node(scn: Scenario, curves: BidTable, fpos: int) -> np.ndarray:
 def _cost_by_period(c: Clearing, T: int) -> np.ndarray:
     b = c.bids
     bid_cost = np.bincount(b.period, c.accepted_mw * b.price_eur_per_mwh * c.dt_h, T)
+    if c.reactive is not None and len(c.reactive):  # reactive power the DSO bought too
+        bid_cost = bid_cost + c.reactive_eur_by_period()
     return np.asarray(bid_cost + np.nan_to_num(c.penalty_eur_by_period))
 
 
-def _feeder_cost_by_period(c: Clearing, mask: np.ndarray, T: int) -> np.ndarray:
-    """The step-1 bid cost of one feeder per period: the zero point of its curve. (The
-    all-feeder step-1 solve's penalties are not split by feeder; they are zero when the
-    DSO meets its needs, which the curve's points then include.)"""
+def _feeder_cost_by_period(
+    c: Clearing, mask: np.ndarray, T: int, q_mask: np.ndarray | None = None
+) -> np.ndarray:
+    """The step-1 bid cost of one feeder (its bids ``mask``, its reactive offers
+    ``q_mask``) per period: the zero point of its curve. (The all-feeder
+    step-1 solve's penalties are not split by feeder; they are zero when the DSO meets
+    its needs, which the curve's points then include.)"""
     b = c.bids
-    return np.bincount(b.period[mask], (c.accepted_mw * b.price_eur_per_mwh * c.dt_h)[mask], T)
+    cost = np.bincount(b.period[mask], (c.accepted_mw * b.price_eur_per_mwh * c.dt_h)[mask], T)
+    if q_mask is not None and q_mask.any():
+        r = c.reactive
+        assert r is not None
+        eur = np.abs(c.reactive_mvar) * r.price_eur_per_mvarh * c.dt_h
+        cost = cost + np.bincount(r.period[q_mask], eur[q_mask], T)
+    return np.asarray(cost)
 
 
 def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
@@ -247,6 +262,8 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     idx_d = np.flatnonzero(d_mask & (caps > EPS))
     bids_d = scn.bids.with_caps(caps).subset(idx_d)
     side.send_bids(proto, "dso", bids_d)
+    if mech.reactive == "dso":
+        side.send_reactive_offers(proto, "dso")
     agreed: dict[int, np.ndarray] = {}
     if mech.interface == "schedule":
         # balancing responsibility: the DSO holds each TDI at the agreed exchange (its
@@ -278,6 +295,9 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
     resid[undo] = 0.0
     path = mech.d_path
     statuses = [c1.status]
+    # reactive power the DSO bought in its own step (the disaggregation replaces it)
+    q_bought = reactive_bought(scn, c1) if mech.reactive == "dso" else np.zeros(0)
+    reactive_step = "dso own needs"
     if path in ("residual", "filtered"):
         fwd_caps = resid.copy()
         if path == "filtered":
@@ -356,6 +376,8 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         if agreed:
             transfers += _deviation_settlement(ctx, side, c2, p_after_dso, agreed)
         steps.append(StepRecord.of("dso disaggregation", dist, c3))
+        if mech.reactive == "dso":
+            q_bought, reactive_step = reactive_bought(scn, c3), "dso disaggregation"
         statuses.append(c3.status)
         side.send_activations(proto, "dso", bids_d, c3.accepted_mw)
         # the disaggregation replaces step 1: the DSO buys its own needs and the exchange
@@ -377,10 +399,15 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         unmet = c2.unmet_imbalance_mw
     else:
         raise ValueError(f"sequential family: d_path {path!r} not supported")
+    reactive: list[ReactivePurchase] = []
+    if mech.reactive == "dso":
+        reactive += side.reactive_purchases(proto, reactive_step, q_bought)
     if mech.dso_correction:
         acc: np.ndarray = sum(p.accepted_mw for p in purchases)  # type: ignore[assignment]
-        extra, c4s = _correction(ctx, mech, side, acc, caps, d_mask, proto)
+        extra, c4s, q_extra = _correction(ctx, mech, side, acc, caps, d_mask, proto, q_bought)
         purchases += extra
+        if mech.reactive == "dso":
+            reactive += side.reactive_purchases(proto, "dso correction", q_extra)
         for c4 in c4s:
             steps.append(StepRecord.of("dso correction", dist, c4))
             statuses.append(c4.status)
@@ -392,6 +419,7 @@ def run_sequential(ctx: MarketContext, mech: Mechanism) -> ModelOutcome:
         exchanges=proto.frozen(),
         steps=tuple(steps),
         discarded_mwh=discarded,
+        reactive=tuple(reactive),
     )
 
 
@@ -423,13 +451,25 @@ def _correction(
     caps: np.ndarray,
     d_mask: np.ndarray,
     proto: Protocol,
-) -> tuple[tuple[Purchase, ...], list[Clearing]]:
+    q_bought: np.ndarray,
+) -> tuple[tuple[Purchase, ...], list[Clearing], np.ndarray]:
     """After the TSO: the DSO fixes its limits with the distribution capacity left, keeping
     each period's net activation unchanged (no new imbalance). With a market per DSO each
     DSO keeps its own area's net activation unchanged (one DSO's flexibility cannot offset
-    another's redispatch); one platform keeps the sum over every area unchanged."""
+    another's redispatch); one platform keeps the sum over every area unchanged. With the
+    reactive product the reactive power bought before (``q_bought``, per scenario offer)
+    stands and its offers are not sold again; the rest are. Returns the purchases, the
+    clearings and the reactive power bought here."""
     scn = ctx.scn
     n = len(scn.bids)
+    q_here = np.zeros_like(q_bought)
+    q_base, q_withheld = None, None
+    if len(q_bought):
+        r = scn.reactive
+        assert r is not None
+        q_der = np.zeros((len(scn.ders), scn.periods))
+        np.add.at(q_der, (r.der, r.period), q_bought)
+        q_base, q_withheld = reactive_at_nodes(scn, q_der), np.abs(q_bought) > 0
     left = np.where(d_mask, np.maximum(caps - acc, 0.0), 0.0)
     delta = delta_mw(scn, acc)
     areas = side.areas
@@ -456,10 +496,14 @@ def _correction(
                 base_delta_mw=delta,
                 imbalance_mw=np.zeros(scn.periods),
                 committed_mw=der_mw(scn, acc),
+                base_delta_q_mvar=q_base,
+                reactive_withheld=q_withheld,
             )
         )
         clearings.append(c)
+        if len(q_here):
+            q_here += reactive_bought(scn, c)
         side.send_activations(proto, "dso correction", bids, c.accepted_mw)
         acc_c += scatter(n, idx, c.accepted_mw)
         pay_c += scatter(n, idx, payments(c, mech.pricing, side.market(bids)))
-    return side.purchases("dso correction", acc_c, pay_c), clearings
+    return side.purchases("dso correction", acc_c, pay_c), clearings, q_here
