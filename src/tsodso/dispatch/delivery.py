@@ -34,6 +34,7 @@ import numpy as np
 from tsodso.dispatch.stacking import EPS, Stack, by_der, rebound_mw
 from tsodso.grids.outage import event_periods
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.streams import FAILURES, FORECAST_ERROR
 from tsodso.schema.tables import COUPLING_STORAGE
 
 #: DER kinds whose real baseline deviates from the nominated schedule
@@ -95,7 +96,7 @@ def forecast_error(scn: Scenario) -> np.ndarray:
     """(D, T) relative deviation of each DER's real baseline from its nomination."""
     cfg = scn.config.delivery
     D, T = len(scn.ders), scn.periods
-    rng = np.random.default_rng([scn.config.seed, 2])
+    rng = np.random.default_rng([scn.config.seed, FORECAST_ERROR])
     e = rng.normal(0.0, 1.0, (D, T))
     x = np.zeros((D, T))
     phi = cfg.forecast_error_corr
@@ -137,7 +138,7 @@ def deliver(
     d, cfg = scn.ders, scn.config.delivery
     base = d.p_base_mw
     true = true_baseline_mw(scn)
-    rng = np.random.default_rng([scn.config.seed, 3])
+    rng = np.random.default_rng([scn.config.seed, FAILURES])
     failed = rng.random(len(d)) < cfg.non_delivery_probability
     flex = np.where(failed[:, None], 0.0, setpoint_mw - base)
     rt = np.zeros_like(flex)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tsodso.scenario.domain import Scenario
+from tsodso.schema.streams import REGISTRATION
 from tsodso.schema.tables import COUPLING_STORAGE
 
 #: ramp rate by technology, fraction of nameplate per minute (inverter-based units: 1)
@@ -85,7 +86,7 @@ def register(scn: Scenario) -> Registry:
     """Register every DER of ``scn`` and run the product prequalification."""
     ders, rules = scn.ders, scn.config.registration
     n = len(ders)
-    rng = np.random.default_rng([scn.config.seed, 1])  # registration data: its own stream
+    rng = np.random.default_rng([scn.config.seed, REGISTRATION])
     metered = np.isin(ders.kind, _ALWAYS_METERED) | (rng.random(n) < rules.interval_meter_share)
     ramp = np.array([RAMP_PER_MIN.get(str(k), 1.0) for k in ders.kind]) * ders.p_rated_mw
     reach = ramp * rules.full_activation_min

@@ -30,6 +30,7 @@ from tsodso.scenario.domain import Scenario
 from tsodso.scenario.reactive import reactive_offers
 from tsodso.scenario.wholesale import clear_wholesale, rescheduled
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
+from tsodso.schema.streams import BRP_POSITIONS, SILENT_GENERATORS
 from tsodso.schema.tables import (
     COUPLING_NONE,
     COUPLING_SHIFT,
@@ -270,7 +271,7 @@ def _build_ders(
         silent = np.zeros(len(net.sgen), dtype=bool)
         if share < 1.0:
             in_t = grid.node_layer[sgen_node] < 0
-            draw = np.random.default_rng([cfg.seed, 1]).random(len(net.sgen))
+            draw = np.random.default_rng([cfg.seed, SILENT_GENERATORS]).random(len(net.sgen))
             silent = in_t & (draw >= share)
         for j, idx in enumerate(net.sgen.index):
             if not bool(net.sgen.in_service.iloc[j]) or net.sgen.p_mw.iloc[j] <= 0:
@@ -595,7 +596,7 @@ def _brp_positions(cfg: ScenarioConfig, imbalance: np.ndarray) -> dict[str, np.n
     """Each BRP's share of the imbalance (fixed weights for the day) and its value of
     closing it, from a draw of their own (every other draw of the scenario is unchanged).
     Synthetic, labelled so in the config's description."""
-    rng = np.random.default_rng([cfg.seed, 2])
+    rng = np.random.default_rng([cfg.seed, BRP_POSITIONS])
     c = cfg.commercial
     weights = rng.dirichlet(np.ones(cfg.aggregators))
     value = rng.uniform(c.value_low_eur_per_mwh, c.value_high_eur_per_mwh, cfg.aggregators)

@@ -38,6 +38,7 @@ from typing import Final
 
 import numpy as np
 
+from tsodso.schema.streams import REACTIVE_PRICES
 from tsodso.schema.tables import DerTable, ReactiveTable
 
 #: IEEE Std 1547-2018 Table 7, Category B: reactive capability as a share of nameplate
@@ -77,7 +78,7 @@ def reactive_offers(ders: DerTable, in_feeder: np.ndarray, seed: int) -> Reactiv
     """One symmetric offer per inverter-based DER in a feeder (``in_feeder``: (D,) bool)
     and period where its capability exceeds ``MIN_OFFER_MVAR``, at its synthetic price."""
     lo, hi = PRICE_EUR_PER_MVARH
-    price = np.round(np.random.default_rng([seed, 3]).uniform(lo, hi, len(ders)), 2)
+    price = np.round(np.random.default_rng([seed, REACTIVE_PRICES]).uniform(lo, hi, len(ders)), 2)
     cap = np.where(np.asarray(in_feeder, dtype=bool)[:, None], capability_mvar(ders), 0.0)
     d, t = np.nonzero(cap > MIN_OFFER_MVAR)
     return ReactiveTable(
