@@ -23,6 +23,7 @@ from tsodso.scenario.reactive import (
     capability_mvar,
     reactive_offers,
 )
+from tsodso.schema.streams import REACTIVE_PRICES
 
 
 def test_offers_follow_the_category_b_capability(small: Scenario) -> None:
@@ -53,9 +54,10 @@ def test_prices_are_a_stream_of_their_own(small: Scenario) -> None:
     assert r is not None
     lo, hi = PRICE_EUR_PER_MVARH
     assert (r.price_eur_per_mvarh >= lo).all() and (r.price_eur_per_mvarh <= hi).all()
-    # one price per DER, drawn from [seed, 3]: the scenario's other draws do not move it
+    # one price per DER, drawn from a stream of its own: the other draws do not move it
     seed = small.config.seed
-    draw = np.round(np.random.default_rng([seed, 3]).uniform(lo, hi, len(small.ders)), 2)
+    stream = np.random.default_rng([seed, REACTIVE_PRICES])
+    draw = np.round(stream.uniform(lo, hi, len(small.ders)), 2)
     np.testing.assert_array_equal(r.price_eur_per_mvarh, draw[r.der])
     again = reactive_offers(small.ders, small.grid.node_layer[small.ders.node] >= 0, seed)
     np.testing.assert_array_equal(again.price_eur_per_mvarh, r.price_eur_per_mvarh)

@@ -159,3 +159,10 @@ def test_brps_pay_for_their_portfolios_forecast_error(day: Scenario) -> None:
     brps = set(day.brp_names)
     posted = led.postings[led.postings.kind.str.startswith("imbalance")]
     assert set(posted.payer) | set(posted.payee) <= brps | {"TSO"}
+
+
+def test_every_random_stream_has_its_own_id() -> None:
+    from tsodso.schema import streams
+
+    ids = [v for k, v in vars(streams).items() if k.isupper()]
+    assert len(ids) >= 6 and len(set(ids)) == len(ids)
