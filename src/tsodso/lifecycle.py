@@ -95,6 +95,7 @@ def run_lifecycle(
         delivered_mw(bases[chosen], dl.metered_mw),
         chosen,
         metered_mw=dl.metered_mw,
+        reservations=outcome.reservations,
     )
     rq, rq_lines = None, None
     if outcome.reactive:

@@ -30,7 +30,7 @@ from tsodso.kpi.tables import run_tables
 from tsodso.kpi.unmet import unmet_needs
 from tsodso.lifecycle import Lifecycle, run_lifecycle
 from tsodso.operation.contingency import RealTime
-from tsodso.operation.stages import nothing_bought, run_real_time
+from tsodso.operation.stages import nothing_bought, run_real_time, run_reserved
 from tsodso.registration.grid import GridCheck, static_hosting_check
 from tsodso.registration.products import Registry, register
 from tsodso.scenario.domain import Scenario
@@ -191,6 +191,8 @@ def cleared(prep: Prepared, mech: Mechanism) -> ModelOutcome:
         if mech.stages == "perfect":  # one clearing, at real time, nothing bought before
             return run_real_time(prep.ctx, mech, prep.ac_model, nothing_bought(prep.scn))
         day_ahead = cleared(prep, mech.model_copy(update={"stages": "single"}))
+        if mech.stages == "reserve_rt":
+            return run_reserved(prep.ctx, mech, prep.ac_model, day_ahead)
         return run_real_time(prep.ctx, mech, prep.ac_model, day_ahead)
 
     return prep.cache.outcomes.get(repr(mech), clear)

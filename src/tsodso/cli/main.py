@@ -66,7 +66,8 @@ StagesOpt = Annotated[
         "--stages",
         help="when every model's markets clear: 'model' (each model's own), 'single' (once, "
         "on the day-ahead nominations), 'da_rt' (day-ahead, then real time on the realised "
-        "baselines) or 'perfect' (once, on the realised baselines: perfect foresight)",
+        "baselines), 'reserve_rt' (capacity reserved day-ahead, activated in real time) or "
+        "'perfect' (once, on the realised baselines: perfect foresight)",
     ),
 ]
 TimeLimitOpt = Annotated[

@@ -80,6 +80,22 @@ class ReactivePurchase:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """Flexibility capacity one buyer reserved day-ahead, per scenario bid (an option it
+    may activate in real time at the bid's energy price), and the availability payment it
+    owes the provider for it (``operation.stages``, ``stages = 'reserve_rt'``)."""
+
+    buyer: str
+    step: str
+    reserved_mw: np.ndarray  # per bid of scn.bids
+    payments_eur: np.ndarray  # per bid of scn.bids
+
+    @property
+    def cost_eur(self) -> float:
+        return float(self.payments_eur.sum())
+
+
+@dataclass(frozen=True)
 class Transfer:
     """Money between operators implied by the model's ``d_path``: the TSO paying a DSO for
     an interface exchange (curves, agreed interface prices), or a platform billing an SO its
@@ -114,6 +130,8 @@ class ModelOutcome:
     real_time: bool = False
     # reactive power the DSOs bought (models whose ``reactive`` dimension is 'dso')
     reactive: tuple[ReactivePurchase, ...] = ()
+    # capacity reserved day-ahead (``stages = 'reserve_rt'``): paid for whether activated
+    reservations: tuple[Reservation, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.purchases:
@@ -142,8 +160,21 @@ class ModelOutcome:
 
     @property
     def procurement_cost_eur(self) -> float:
-        """Active and reactive power bought, as ordered."""
-        return float(self.payments_eur.sum()) + self.reactive_cost_eur
+        """Active and reactive power bought and capacity reserved, as ordered."""
+        return float(self.payments_eur.sum()) + self.reactive_cost_eur + self.reservation_cost_eur
+
+    @property
+    def reservation_cost_eur(self) -> float:
+        """What the buyers pay for the capacity they reserved."""
+        return float(sum(r.cost_eur for r in self.reservations))
+
+    @property
+    def reserved_mw(self) -> np.ndarray | None:
+        """Capacity reserved per scenario bid, every buyer together; None without any."""
+        if not self.reservations:
+            return None
+        out: np.ndarray = sum(r.reserved_mw for r in self.reservations)  # type: ignore[assignment]
+        return out
 
     @property
     def reactive_mvar(self) -> np.ndarray:
@@ -167,6 +198,7 @@ class ModelOutcome:
         pays minus those it receives (a platform that bills everything nets to zero)."""
         own = sum(p.cost_eur for p in self.purchases if p.buyer == party)
         own += sum(r.cost_eur for r in self.reactive if r.buyer == party)
+        own += sum(r.cost_eur for r in self.reservations if r.buyer == party)
         paid = sum(t.eur for t in self.transfers if t.payer == party)
         received = sum(t.eur for t in self.transfers if t.payee == party)
         return float(own + paid - received)

@@ -106,9 +106,11 @@ def compute_kpis(
         f"message_bytes_{k.replace('-', '_')}": int(v) for k, v in (encoded_bytes or {}).items()
     }
     settled = life.settlement.kpis()
-    parties = {p.buyer for p in out.purchases} | {
-        x for t in out.transfers for x in (t.payer, t.payee)
-    }
+    parties = (
+        {p.buyer for p in out.purchases}
+        | {r.buyer for r in out.reservations}
+        | {x for t in out.transfers for x in (t.payer, t.payee)}
+    )
     cts = cost_to_serve(
         scn, {p: out.cost_of(p) for p in sorted(parties)}, unresolved, ac, reserve_mwh=reserve
     )

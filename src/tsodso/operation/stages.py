@@ -52,6 +52,7 @@ from tsodso.coordination.context import MarketContext, der_mw
 from tsodso.coordination.outcome import (
     ModelOutcome,
     Purchase,
+    Reservation,
     StepRecord,
     Transfer,
     worst_status,
@@ -136,20 +137,80 @@ def real_time_scenario(scn: Scenario, day_ahead: ModelOutcome, foresight: bool =
     )
 
 
+def _clear_real_time(
+    ctx: MarketContext,
+    mech: Mechanism,
+    ac_model: AcModel,
+    rt_scn: Scenario,
+    committed: np.ndarray | None,
+) -> ModelOutcome:
+    """One clearing by ``mech``'s scheme on the real-time state ``rt_scn``."""
+    forecast, _ = operators_forecast(
+        rt_scn.grid, ac_model, rt_scn.node_injection_mw(), rt_scn.node_q0_mvar
+    )
+    rt_ctx = MarketContext(rt_scn, forecast, ctx.time_limit_s, committed_mw=committed)
+    return families.run(rt_ctx, mech)
+
+
 def run_real_time(
     ctx: MarketContext, mech: Mechanism, ac_model: AcModel, day_ahead: ModelOutcome
 ) -> ModelOutcome:
     """The real-time stage of ``mech`` after ``day_ahead``, merged with it: one outcome
     whose purchases, messages and steps are labelled with their stage."""
     rt_scn = real_time_scenario(ctx.scn, day_ahead, foresight=mech.stages == "perfect")
-    forecast, _ = operators_forecast(
-        rt_scn.grid, ac_model, rt_scn.node_injection_mw(), rt_scn.node_q0_mvar
-    )
     # the day-ahead stage's activations stand: the state-of-charge limits allow for them
     committed = der_mw(ctx.scn, day_ahead.accepted_mw)
-    rt_ctx = MarketContext(rt_scn, forecast, ctx.time_limit_s, committed_mw=committed)
-    real_time = families.run(rt_ctx, mech)
+    real_time = _clear_real_time(ctx, mech, ac_model, rt_scn, committed)
     return merge_stages(day_ahead, real_time, ctx.scn.dt_h)
+
+
+def run_reserved(
+    ctx: MarketContext, mech: Mechanism, ac_model: AcModel, day_ahead: ModelOutcome
+) -> ModelOutcome:
+    """``reserve_rt``: what ``day_ahead`` bought is reserved, not activated (each buyer
+    pays the availability price for its share); real time clears by the same scheme on
+    the realised state with the reserved capacity and ``free_bid_share`` of the rest of
+    each bid. One outcome: the real-time purchases, the reservations, both stages'
+    messages and steps."""
+    scn = ctx.scn
+    rules, dt = scn.config.reservation, scn.dt_h
+    rt_scn = real_time_scenario(scn, nothing_bought(scn))
+    reserved = np.minimum(day_ahead.accepted_mw, scn.bids.q_max_mw)
+    offered = reserved + rules.free_bid_share * (scn.bids.q_max_mw - reserved)
+    rt_scn = dataclasses.replace(
+        rt_scn, bids=rt_scn.bids.with_caps(np.minimum(rt_scn.bids.q_max_mw, offered))
+    )
+    real_time = _clear_real_time(ctx, mech, ac_model, rt_scn, None)
+    reservations = tuple(
+        Reservation(
+            p.buyer,
+            f"{DAY_AHEAD} reservation: {p.step}",
+            p.accepted_mw,
+            p.accepted_mw * rules.price_eur_per_mw_h * dt,
+        )
+        for p in day_ahead.purchases
+        if p.accepted_mw.sum() > EPS
+    )
+    da = _labelled(f"{DAY_AHEAD} reservation", day_ahead)
+    merged = merge_stages(day_ahead, real_time, dt)
+    rt_purchases = tuple(p for p in merged.purchases if p.step.startswith(REAL_TIME))
+    used = np.minimum(real_time.accepted_mw, reserved)
+    return dataclasses.replace(
+        merged,
+        purchases=rt_purchases,
+        exchanges=da.exchanges + tuple(e for e in merged.exchanges if e.step.startswith(REAL_TIME)),
+        # a platform bills its reservations with its real-time purchases, by the same
+        # shares (``settlement.settle`` bills the reservation postings too)
+        transfers=tuple(t for t in merged.transfers if t.reason.startswith(REAL_TIME))
+        + tuple(_with_reservations(t, real_time, reservations) for t in _bills(real_time)),
+        reservations=reservations,
+        extra_kpis={
+            **merged.extra_kpis,
+            "reserved_mwh": round(float(reserved.sum() * dt), 3),
+            "reserved_activated_mwh": round(float(used.sum() * dt), 3),
+            "reservation_cost_eur": round(sum(r.cost_eur for r in reservations), 2),
+        },
+    )
 
 
 def _labelled(stage: str, out: ModelOutcome) -> ModelOutcome:
@@ -182,6 +243,18 @@ def _bills(*stages: ModelOutcome) -> tuple[Transfer, ...]:
         Transfer(payer, payee, "bill", eur, eur / bought[payee] if bought[payee] else 0.0)
         for (payer, payee), eur in ordered.items()
     )
+
+
+def _with_reservations(
+    bill: Transfer, real_time: ModelOutcome, reservations: tuple[Reservation, ...]
+) -> Transfer:
+    """A platform's real-time ``bill`` grown by the payer's share of what the platform
+    reserved (as ordered; the share is unchanged)."""
+    bought = real_time.cost_of_purchases(bill.payee)
+    reserved = sum(r.cost_eur for r in reservations if r.buyer == bill.payee)
+    if bought <= 0 or reserved <= 0:
+        return bill
+    return dataclasses.replace(bill, eur=bill.eur * (bought + reserved) / bought)
 
 
 def merge_stages(day_ahead: ModelOutcome, real_time: ModelOutcome, dt_h: float) -> ModelOutcome:

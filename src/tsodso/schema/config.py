@@ -222,6 +222,31 @@ class Settlement(_Strict):
         return self
 
 
+class Reservation(_Strict):
+    """Flexibility reserved day-ahead and activated in real time (``stages = 'reserve_rt'``,
+    ``operation.stages``): the day-ahead clearing reserves capacity (an option on the bid,
+    paid per MW and hour whether activated or not), real time activates reserved and free
+    bids at their energy prices against what really happens. Separating reservation from
+    utilisation is the practice of NODES, Piclo Flex, GOPACS and ENA's standard
+    flexibility products; the figures are assumptions."""
+
+    price_eur_per_mw_h: Num = Field(
+        5.0,
+        ge=0,
+        le=1e4,
+        description="availability price of reserved capacity (EUR per MW per hour; an "
+        "assumption of the order of GB DSO flexibility tenders' availability prices)",
+    )
+    free_bid_share: Num = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of a bid's unreserved capacity still offered in real time (an "
+        "assumption: aggregators sell or self-balance the rest in intraday markets; "
+        "reserved capacity is always offered)",
+    )
+
+
 class Commercial(_Strict):
     """Balance responsible parties (one per aggregator's portfolio) and their positions: a
     share of the TSO's imbalance is theirs. Where a model's market serves ``commercial``
@@ -493,6 +518,7 @@ class ScenarioConfig(_Strict):
     settlement: Settlement = Settlement()
     commercial: Commercial = Commercial()
     wholesale: Wholesale = Wholesale()
+    reservation: Reservation = Reservation()
     events: tuple[Event, ...] = Field(
         (),
         max_length=MAX_EVENTS,

@@ -31,7 +31,7 @@ CostAllocation = Literal["by_need", "proportional", "shapley"]
 ConflictRule = Literal["dso_override", "tso_first", "pro_rata"]
 DModel = Literal["operational", "planning"]
 DsoMarkets = Literal["per_dso", "one_platform"]
-Stages = Literal["single", "da_rt", "perfect"]
+Stages = Literal["single", "da_rt", "reserve_rt", "perfect"]
 Aggregation = Literal["per_der", "ferc2222"]
 Reactive = Literal["none", "dso"]
 
@@ -80,7 +80,9 @@ class Mechanism(BaseModel):
         description="when the model's markets clear: 'single' once, on the day-ahead "
         "nominations (the reference); 'da_rt' the same day-ahead clearing, then a real-time "
         "clearing by the same scheme of what the realised baselines leave (imbalance, "
-        "congestion, voltage) with the bids' remaining capacity; 'perfect' one clearing by "
+        "congestion, voltage) with the bids' remaining capacity; 'reserve_rt' the day-ahead "
+        "clearing reserves capacity (paid per MW and hour) that real time activates with "
+        "the free bids' share left (``reservation``); 'perfect' one clearing by "
         "the same scheme on the realised baselines, knowing which units will fail (the "
         "perfect-foresight reference)",
     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tsodso.coordination.outcome import Transfer
+from tsodso.coordination.outcome import Reservation, Transfer
 from tsodso.dispatch.stacking import EPS, Stack, by_der
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import TSO, is_dso
@@ -45,6 +45,8 @@ class Settlement:
     ledger: Ledger
     baseline: str
     imbalance_mwh: float = 0.0  # the BRPs' absolute imbalance (``settlement.imbalance``)
+    # availability payments for capacity reserved day-ahead: buyer, der, aggregator, eur
+    reservations: pd.DataFrame | None = None
 
     def kpis(self) -> dict[str, float]:
         ln, led = self.lines, self.ledger
@@ -78,7 +80,13 @@ class Settlement:
         only those whose ids ``ders`` lists."""
         ln = self.lines if ders is None else self.lines[self.lines.der.isin(ders)]
         net = ln.utilisation_cents + ln.availability_cents - ln.penalty_cents
-        return {str(k): float(v) / 100.0 for k, v in net.groupby(ln.buyer).sum().items()}
+        out = {str(k): float(v) / 100.0 for k, v in net.groupby(ln.buyer).sum().items()}
+        if self.reservations is not None and len(self.reservations):
+            rs = self.reservations
+            rs = rs if ders is None else rs[rs.der.isin(ders)]
+            for k, v in rs.groupby("buyer").eur.sum().items():
+                out[str(k)] = out.get(str(k), 0.0) + float(v)
+        return out
 
     def paid_eur_by_buyer(self, n_bids: int) -> dict[str, np.ndarray]:
         """Per buyer, the net settled amount per scenario bid (EUR)."""
@@ -99,10 +107,13 @@ def settle(
     delivered_mw: np.ndarray,
     baseline: str,
     metered_mw: np.ndarray | None = None,
+    reservations: tuple[Reservation, ...] = (),
 ) -> Settlement:
     """Settle the standing activations ``st`` given each DER's delivered flexibility
     ``delivered_mw`` (D, T; metered minus baseline, + = up) and the model's transfers;
-    with ``metered_mw`` (D, T) also each BRP's imbalance (``settlement.imbalance``)."""
+    with ``metered_mw`` (D, T) also each BRP's imbalance (``settlement.imbalance``), and
+    the availability payments for capacity ``reservations`` (paid as reserved: the unit
+    was offered in real time whether activated or not)."""
     b, dt, cfg = scn.bids, scn.dt_h, scn.config.settlement
     total = st.accepted_mw
     ratio = {}
@@ -148,12 +159,37 @@ def settle(
         rows.append((str(buyer), str(agg), "utilisation", int(r.utilisation_cents)))
         rows.append((str(buyer), str(agg), "availability", int(r.availability_cents)))
         rows.append((str(agg), str(buyer), "penalty", int(r.penalty_cents)))
+    reserved = _reservations(scn, reservations)
+    by_pair = reserved.groupby(["buyer", "aggregator"], sort=True).eur.sum()
+    for (buyer, agg), eur in by_pair.items():
+        rows.append((str(buyer), str(agg), "reservation", int(to_cents(eur))))
     rows += _transfers(transfers, lines, rows)
     imb = brp_imbalance(scn, total, metered_mw) if metered_mw is not None else None
     if imb is not None:
         rows += imb.rows
     mwh = imb.mwh(dt) if imb is not None else 0.0
-    return Settlement(lines, Ledger.of(rows), baseline, mwh)
+    return Settlement(lines, Ledger.of(rows), baseline, mwh, reserved)
+
+
+def _reservations(scn: Scenario, reservations: tuple[Reservation, ...]) -> pd.DataFrame:
+    """One row per reserved bid: buyer, DER, aggregator and the availability payment (EUR;
+    rounded to the cent per buyer and aggregator, as posted)."""
+    b = scn.bids
+    parts = [
+        pd.DataFrame(
+            {
+                "buyer": r.buyer,
+                "der": scn.ders.id[b.der[k]],
+                "aggregator": np.array(scn.aggregator_names)[b.aggregator[k]],
+                "eur": r.payments_eur[k],
+            }
+        )
+        for r in reservations
+        if len(k := np.flatnonzero(r.reserved_mw > EPS))
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["buyer", "der", "aggregator", "eur"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _delivery_ratio(lines: pd.DataFrame, buyer: str) -> float:
@@ -179,7 +215,7 @@ def _transfers(
         net = sum(
             c if (a == payee) else -c
             for a, b, kind, c in provider_rows
-            if payee in (a, b) and kind in ("utilisation", "availability", "penalty")
+            if payee in (a, b) and kind in ("utilisation", "availability", "penalty", "reservation")
         )
         shares = np.array([t.share or 0.0 for t in mine])
         owed = net if abs(shares.sum() - 1.0) < 1e-9 else int(round(net * shares.sum()))
