@@ -3,13 +3,24 @@ day-ahead plus real-time one (``da_rt``), each on its own freshly prepared scena
 that no clearing is shared between the two (issue 14: the staged run within 2x).
 
     .venv/bin/python benchmarks/stages.py [--full] [--repeats 3]
+
+``--catalogue DIR`` instead times the main job itself, every model of the catalogue on the
+default scenario, once per stage setting, each a fresh ``tsodso compare`` process (nothing
+shared between settings), and keeps each comparison under DIR/<stages>/ (the README's
+tables are printed from them by ``scripts/readme_*.py``):
+
+    .venv/bin/python benchmarks/stages.py --catalogue /tmp/stages [--stages single,da_rt]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,12 +45,56 @@ def _time(scenario: str, model: str, stages: Stages, repeats: int) -> tuple[floa
     return statistics.median(walls), rt
 
 
+def catalogue(out: Path, scenario: str, stages: list[str]) -> None:
+    """Time ``tsodso compare --models all`` once per stage setting (fresh processes)."""
+    rows = []
+    for st in stages:
+        folder = out / st
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "tsodso"),
+                "compare",
+                "-s",
+                scenario,
+                "--models",
+                "all",
+                "--stages",
+                st,
+                "--out",
+                str(folder),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - t0
+        doc = json.loads((folder / "comparison.json").read_text())
+        rows.append(
+            {
+                "stages": st,
+                "models": len(doc["results"]),
+                "process_s": round(wall, 1),
+                "compare_s": doc["wall_time_s"],
+            }
+        )
+    df = pd.DataFrame(rows)
+    df["ratio"] = (df.compare_s / df.compare_s.iloc[0]).round(2)
+    print(f"## The main job at each stage setting ({scenario}, every model; one run each)")
+    print(df.to_string(index=False))
+
+
 def main() -> None:
     """Print one row per scenario and model: medians of each setting and their ratio."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--full", action="store_true", help="also the 96-period default scenario")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--catalogue", type=Path, help="time the main job per stage setting here")
+    ap.add_argument("--scenario", default="default", help="with --catalogue")
+    ap.add_argument("--stages", default="single,da_rt", help="with --catalogue")
     args = ap.parse_args()
+    if args.catalogue is not None:
+        catalogue(args.catalogue, args.scenario, args.stages.split(","))
+        return
     rows = []
     for scenario in ("small", "default") if args.full else ("small",):
         for model in MODELS:

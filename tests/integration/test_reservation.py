@@ -4,8 +4,6 @@ in real time")."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -13,13 +11,11 @@ from tsodso.coordination.catalogue import get_model
 from tsodso.pipeline import Prepared, RunResult, prepare, run_model
 from tsodso.scenario.build import build_scenario
 from tsodso.schema.config import load_config
+from tsodso.schema.mechanism import Stages
 
 
-def _run(prep: Prepared, model: str, stages: str) -> RunResult:
-    m = get_model(model)
-    return run_model(
-        prep, dataclasses.replace(m, mechanism=m.mechanism.model_copy(update={"stages": stages}))
-    )
+def _run(prep: Prepared, model: str, stages: Stages) -> RunResult:
+    return run_model(prep, get_model(model).at_stages(stages))
 
 
 @pytest.mark.parametrize("model", ["smartnet-d", "coordinet-fragmented"])

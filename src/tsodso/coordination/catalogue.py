@@ -119,10 +119,12 @@ def load_catalogue(text: str | None = None, protocols: str | None = None) -> dic
         protocols = pkg.joinpath(PROTOCOLS_FILE).read_text(encoding="utf-8")
     data = tomllib.loads(text)
     sources: dict[str, str] = data.get("sources", {})
+    # mechanism values every preset takes unless its own table says otherwise
+    defaults: dict[str, Any] = data.get("defaults", {})
     out: dict[str, ModelPreset] = {}
     prot, problems = _protocols(protocols, list(data.get("models", {})))
     for mid, row in data.get("models", {}).items():
-        row = dict(row)
+        row = {**defaults, **row}
         info = {k: row.pop(k, "") for k in _ROW_FIELDS}
         if info["source"] not in sources:
             problems.append(f"models.{mid}.source = {info['source']!r}: not in [sources]")
