@@ -19,7 +19,7 @@ def test_an_aggregated_clearing_is_the_per_der_clearing_of_what_it_may_offer(
     mech = get_model("ferc-tso").mechanism
     assert mech.aggregation == "ferc2222"
     agg = aggregate(scn, scn.bids.q_max_mw, ctx.forecast)
-    run = run_model(small_prepared, "ferc-tso")
+    run = run_model(small_prepared, get_model("ferc-tso").at_stages("single"))
     # the ISO saw aggregated offers (fewer rows than the DERs' bids) ...
     assert 0 < len(agg.bids) < int((agg.segment >= 0).sum())
     # ... and its clearing costs what clearing every eligible DER bid on its own costs: the
@@ -79,10 +79,13 @@ def test_ferc_tso_and_smartnet_a_now_differ_by_the_orders_rules(
     small_prepared: Prepared,
 ) -> None:
     per_der = Mechanism(
-        **{**get_model("ferc-tso").mechanism.model_dump(), "aggregation": "per_der"}
+        **{
+            **get_model("ferc-tso").at_stages("single").mechanism.model_dump(),
+            "aggregation": "per_der",
+        }
     )
     assert get_model("smartnet-a").mechanism.aggregation == "per_der"
-    with_rules = run_model(small_prepared, "ferc-tso").kpis
+    with_rules = run_model(small_prepared, get_model("ferc-tso").at_stages("single")).kpis
     from dataclasses import replace
 
     without = run_model(small_prepared, replace(get_model("ferc-tso"), mechanism=per_der)).kpis
@@ -95,7 +98,7 @@ def test_ferc_tso_and_smartnet_a_now_differ_by_the_orders_rules(
 def test_ferc_hybrid_iso_clears_aggregations_of_what_the_dso_check_lets_through(
     small_prepared: Prepared,
 ) -> None:
-    run = run_model(small_prepared, "ferc-hybrid")
+    run = run_model(small_prepared, get_model("ferc-hybrid").at_stages("single"))
     assert run.model.mechanism.aggregation == "ferc2222"
     kinds = {m.kind for m in run.messages.messages if m.step == "tso"}
     assert {"aggregated_bids", "aggregation_awards"} <= kinds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tsodso.coordination.catalogue import get_model
 from tsodso.coordination.families import iterative
 from tsodso.pipeline import Prepared, run_model
 
@@ -13,7 +14,9 @@ def test_unconverged_decomposition_pays_no_interface_exchange(
 ) -> None:
     monkeypatch.setattr(iterative, "MAX_ITERATIONS", 15)  # far from converged
     try:
-        out = run_model(small_prepared, "smartnet-d-decentralised").outcome
+        out = run_model(
+            small_prepared, get_model("smartnet-d-decentralised").at_stages("single")
+        ).outcome
     finally:  # the shared prepared scenario must not keep this unconverged outcome
         small_prepared.cache.outcomes.clear()
         small_prepared.cache.encodings.clear()
@@ -28,8 +31,12 @@ def test_decomposition_brackets_and_reaches_the_joint_optimum(
 ) -> None:
     # the joint market clears the same bids and needs in one LP: its optimum lies between
     # the decomposition's lower bound and its best cost, which are within GAP of each other
-    joint = run_model(small_prepared, "smartnet-d").outcome.steps[0].objective_eur
-    r = run_model(small_prepared, "smartnet-d-decentralised")
+    joint = (
+        run_model(small_prepared, get_model("smartnet-d").at_stages("single"))
+        .outcome.steps[0]
+        .objective_eur
+    )
+    r = run_model(small_prepared, get_model("smartnet-d-decentralised").at_stages("single"))
     k = r.kpis
     lb, best = float(k["decomposition_lower_bound_eur"]), float(k["decomposition_best_eur"])
     assert str(r.outcome.status) == "optimal"

@@ -53,7 +53,9 @@ def test_every_ledger_balances_and_platforms_net_to_zero(noisy: Prepared) -> Non
         # money flows between operators and providers only as the model's d_path says
         parties = set(bal)
         dsos = noisy.scn.dsos.names  # every DSO is a party of its own
-        assert parties <= {TSO, *dsos, MO, *noisy.scn.aggregator_names}, (mid, parties)
+        # (and each BRP settles its imbalance with the TSO: ``settlement.imbalance``)
+        known = {TSO, *dsos, MO, *noisy.scn.aggregator_names, *noisy.scn.brp_names}
+        assert parties <= known, (mid, parties)
         # every operator-to-operator transfer of the model's d_path is in the ledger
         post = led.postings
         for t in r.outcome.transfers:

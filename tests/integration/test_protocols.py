@@ -37,7 +37,10 @@ def contingency() -> Prepared:
 
 @pytest.fixture(scope="module")
 def runs(contingency: Prepared) -> dict[str, RunResult]:
-    return {m: run_model(contingency, m) for m in (TSO_CENTRAL, DSO_LED, SIP, HYBRID)}
+    return {
+        m: run_model(contingency, get_model(m).at_stages("single"))
+        for m in (TSO_CENTRAL, DSO_LED, SIP, HYBRID)
+    }
 
 
 def _rules(r: RunResult) -> pd.DataFrame:
@@ -141,7 +144,7 @@ def test_the_dsos_red_light_action_relieves_its_feeders(
 ) -> None:
     """The same market outcome without the DSO's action on a red light leaves more
     distribution voltage violations in the event periods."""
-    preset = get_model(model)
+    preset = get_model(model).at_stages("single")
     passive = dataclasses.replace(
         preset,
         protocol=preset.protocol.model_copy(
@@ -165,7 +168,9 @@ def test_lost_instructions_are_handled_as_each_protocol_says(
     runs: dict[str, RunResult],
 ) -> None:
     prep = prepare(build_scenario(load_config("contingency-lost-message")))
-    lost = {m: run_model(prep, m) for m in (TSO_CENTRAL, DSO_LED, HYBRID)}
+    lost = {
+        m: run_model(prep, get_model(m).at_stages("single")) for m in (TSO_CENTRAL, DSO_LED, HYBRID)
+    }
     t = ~lost[TSO_CENTRAL].ac.branch_is_distribution
     for m, r in lost.items():
         rules = _rules(r)
@@ -179,13 +184,16 @@ def test_lost_instructions_are_handled_as_each_protocol_says(
     assert a.kpis["lost_executed_mwh"] == 0
     assert (a.life.contingency.lost.handling == "no_action").all()
     loading = np.nan_to_num(a.ac.branch_loading[:, t]).max(axis=1)
-    assert loading[4:6].min() > 1.05 and loading[2:4].max() < 1.05
+    # (in 2-3 the lines stay within the linear models' error at binding limits, a few %)
+    assert loading[4:6].min() > 1.05 and loading[2:4].max() < 1.1
+    assert loading[4:6].min() > loading[2:4].max() + 0.3
     # hold_last (SmartNet B): the DSOs and aggregators repeat the last instruction they
     # received, so the transmission grid stays within its ratings
     b = lost[DSO_LED]
     assert b.kpis["lost_executed_mwh"] > 0
     assert (b.life.contingency.lost.handling == "hold_last").all()
-    assert np.nan_to_num(b.ac.branch_loading[2:6][:, t]).max() < 1.05
+    held = np.nan_to_num(b.ac.branch_loading[2:6][:, t]).max()
+    assert held < 1.1 and held < loading[4:6].min() - 0.3  # A's overload is not there
     # fallback_envelope (OpEN hybrid): DERs that miss an envelope update fall back to the
     # default envelope, which tightens more than the DSO asked for
     h = lost[HYBRID]
@@ -207,7 +215,7 @@ def test_a_message_loss_alone_switches_no_rules() -> None:
             "events": [{"kind": "message_loss", "sender": "TSO"}],
         }
     )
-    r = run_model(prepare(build_scenario(cfg)), DSO_LED)
+    r = run_model(prepare(build_scenario(cfg)), get_model(DSO_LED).at_stages("single"))
     assert r.life.contingency is None
 
 

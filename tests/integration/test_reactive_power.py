@@ -59,7 +59,7 @@ class Pair:
 
 def _pair(grid: Path, load_scale: float) -> Pair:
     prep = prepare(feeder_case(grid=str(grid), periods=4, load_scale=load_scale))
-    off = get_model(MODEL)
+    off = get_model(MODEL).at_stages("single")  # the reactive product clears in one stage
     on = dataclasses.replace(off, mechanism=off.mechanism.model_copy(update={"reactive": "dso"}))
     assert isinstance(on, ModelPreset)
     return Pair(prep, run_model(prep, off), run_model(prep, on))

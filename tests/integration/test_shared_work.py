@@ -34,7 +34,7 @@ def test_a_tso_only_clearing_is_the_same_problem_whichever_feeder_data_its_opera
 
 
 def test_a_feeder_curve_sweep_is_solved_once_and_reused_exactly(small: Scenario) -> None:
-    base = get_model("smartnet-b")
+    base = get_model("smartnet-b").at_stages("single")
     # the same curves under another pricing rule: a different mechanism, the same sweep
     assert base.mechanism.pricing != "pay_as_clear"
     mech = Mechanism(**{**base.mechanism.model_dump(), "pricing": "pay_as_clear"})

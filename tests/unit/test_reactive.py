@@ -72,9 +72,10 @@ def test_only_dso_markets_buy_reactive_power() -> None:
         ("smartnet-d", False),  # joint: one platform for every need
         ("coordinet-distributed", False),  # iterative: no DSO market of its own
     ):
-        mech = get_model(mid).mechanism.model_copy(update={"reactive": "dso"})
+        single = get_model(mid).at_stages("single").mechanism
+        mech = single.model_copy(update={"reactive": "dso"})
         assert (check(mech) == []) is ok, (mid, check(mech))
-    local = get_model("coordinet-local").mechanism
+    local = get_model("coordinet-local").at_stages("single").mechanism
     (p,) = check(local.model_copy(update={"reactive": "dso", "needs": ("d_congestion",)}))
     assert p.startswith("reactive = 'dso' without the 'voltage' need")
     (p,) = check(local.model_copy(update={"reactive": "dso", "stages": "da_rt"}))

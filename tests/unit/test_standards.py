@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tsodso.coordination.catalogue import get_model
 from tsodso.exchange.standards import RenderContext, render_log, standard_of
 from tsodso.exchange.standards.archive import read_archive, write_archives
 from tsodso.exchange.standards.base import Document, RenderedLog
@@ -39,7 +40,7 @@ REGIONS = {
 
 @pytest.fixture(scope="module")
 def runs(small_prepared: Prepared) -> dict[str, RunResult]:
-    return {m: run_model(small_prepared, m) for m in REGIONS}
+    return {m: run_model(small_prepared, get_model(m).at_stages("single")) for m in REGIONS}
 
 
 @pytest.mark.parametrize("model", sorted(REGIONS))
@@ -96,7 +97,7 @@ def test_byte_kpis_are_the_rendered_documents(runs: dict[str, RunResult]) -> Non
 
 
 def test_the_json_standard_measures_what_the_log_measured(small_prepared: Prepared) -> None:
-    run = run_model(small_prepared, "smartnet-b", standard="json")
+    run = run_model(small_prepared, get_model("smartnet-b").at_stages("single"), standard="json")
     assert run.kpis["message_bytes"] == run.kpis["message_bytes_log_json"]
     assert run.kpis["message_bytes_json"] == run.kpis["message_bytes"]
 
@@ -328,7 +329,7 @@ def test_umei_orders_carry_the_bids(runs: dict[str, RunResult], umei_log: Render
 def test_umei_bytes_are_kpis_and_defaults_do_not_move(
     small_prepared: Prepared, runs: dict[str, RunResult]
 ) -> None:
-    run = run_model(small_prepared, "smartnet-b", standard="umei")
+    run = run_model(small_prepared, get_model("smartnet-b").at_stages("single"), standard="umei")
     assert run.standard == "umei"
     enc = run.rendered().bytes_by_encoding()
     assert run.kpis["message_bytes_umei"] == enc["umei"]
