@@ -50,6 +50,24 @@ def test_a_local_cluster_gives_the_serial_numbers() -> None:
     assert by_day[81] != by_day[224]  # the day matters
 
 
+def test_stages_set_every_models_markets_and_the_points_identity() -> None:
+    cfg = load_config("small")
+    own = plan_points(cfg, [(81, 200)], [7], [1.0], ["smartnet-a"], 60)
+    single = plan_points(cfg, [(81, 200)], [7], [1.0], ["smartnet-a"], 60, "single")
+    assert own[0].id != single[0].id  # a resumed run never reuses the other setting's rows
+    rows = {
+        stages: next(
+            r
+            for r in run_points(pts, ["smartnet-a"], 60, workers=1, stages=stages)
+            if r["model"] == "smartnet-a"
+        )
+        for stages, pts in (("model", own), ("single", single))
+    }
+    assert rows["model"]["rt_activated_mwh"] > 0  # the preset's own stages: da_rt
+    assert not rows["single"].get("rt_activated_mwh", 0.0) > 0  # one clearing, no real time
+    assert rows["model"]["cost_to_serve_eur"] != rows["single"]["cost_to_serve_eur"]
+
+
 def _assess(out: Path, *extra: str) -> Any:
     args = [
         "assess",
@@ -144,6 +162,8 @@ def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, no_work: None) -> N
     assert "unknown model id(s): nosuch-model" in text
     text = _refused(["--days", "0"])
     assert "--days 0: expected 1 .. 366" in text
+    text = _refused(["--stages", "weekly"])
+    assert "--stages 'weekly': expected one of model, single, da_rt" in text
     bad = tmp_path / "a.toml"
     bad.write_text("[assumptions.platform_capx]\ncentral = 1.0\n")
     text = _refused(["--assumptions", str(bad)])

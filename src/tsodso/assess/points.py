@@ -64,10 +64,11 @@ def plan_points(
     uptakes: Sequence[float],
     model_ids: Sequence[str],
     time_limit_s: float,
+    stages: str = "model",
 ) -> list[Point]:
     """Every (variant, day, seed) point, validated; ``days`` are (day, weight) pairs. A
-    point's id hashes its scenario and the models and time limit, so that a result file is
-    reused only for the same work."""
+    point's id hashes its scenario and the models, time limit and stages, so that a result
+    file is reused only for the same work."""
     points = []
     for v, f in enumerate(uptakes):
         for day, weight in days:
@@ -75,7 +76,10 @@ def plan_points(
                 data = uptake_config(base, f)
                 data.update(day=day, seed=seed, name=f"{base.name}[u{v} d{day} s{seed}]")
                 cfg = config_from_dict(data, source=data["name"])
-                blob = json.dumps([cfg.digest(), list(model_ids), time_limit_s]).encode()
+                work: list[Any] = [cfg.digest(), list(model_ids), time_limit_s]
+                if stages != "model":  # the ids of earlier runs (each model's own) stay valid
+                    work.append(stages)
+                blob = json.dumps(work).encode()
                 tag = hashlib.sha256(blob).hexdigest()[:10]
                 pid = f"u{v}-d{day:03d}-s{seed}-{tag}"
                 points.append(Point(v, f, day, weight, seed, cfg.model_dump(mode="json"), pid))
@@ -83,11 +87,12 @@ def plan_points(
 
 
 def run_point(
-    point: dict[str, Any], model_ids: list[str], time_limit_s: float
+    point: dict[str, Any], model_ids: list[str], time_limit_s: float, stages: str = "model"
 ) -> list[dict[str, Any]]:
     """Build and prepare one point's scenario and run the models on it: one row per model
     (and the uncoordinated reference) with the point's keys and every numeric KPI, plus the
-    parties and interfaces of the message log and the branches overloaded by the AC check."""
+    parties and interfaces of the message log and the branches overloaded by the AC check.
+    ``stages`` sets every model's market stages ('model': as each declares)."""
     import numpy as np
 
     from tsodso.coordination.catalogue import models_for
@@ -120,7 +125,10 @@ def run_point(
         }
     ]
     for mid in model_ids:
-        r = run_model(prep, available[mid])
+        preset = available[mid]
+        if stages != "model":
+            preset = preset.at_stages(stages)  # type: ignore[arg-type]
+        r = run_model(prep, preset)
         log = r.messages.messages + r.life.messages.messages
         parties = {x for m in log for x in (m.sender, m.receiver)}
         pairs = {tuple(sorted((m.sender, m.receiver))) for m in log}
@@ -165,14 +173,16 @@ def run_points(
     scheduler: str | None = None,
     workers: int = 2,
     on_point: Callable[[Point, list[dict[str, Any]]], None] | None = None,
+    stages: str = "model",
 ) -> list[dict[str, Any]]:
     """Run the points (serially, on Dask's process pool or on a cluster); ``on_point`` gets
-    each point's rows as soon as it is done. Rows come back in point order."""
+    each point's rows as soon as it is done. Rows come back in point order. ``stages``
+    sets every model's market stages ('model': as each declares)."""
 
     def done(i: int, rows: list[dict[str, Any]]) -> None:
         if on_point is not None:
             on_point(points[i], rows)
 
-    jobs = [(point_job(p), list(model_ids), time_limit_s) for p in points]
+    jobs = [(point_job(p), list(model_ids), time_limit_s, stages) for p in points]
     results = run_jobs(run_point, jobs, scheduler, workers, on_result=done)
     return [row for part in results for row in part]

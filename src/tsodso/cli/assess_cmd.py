@@ -23,6 +23,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from tsodso.cli.checks import StagesOpt
+
 #: most representative days (the year), seeds and uptake variants
 MAX_DAYS = 366
 MAX_SEEDS = 50
@@ -89,6 +91,7 @@ def assess(
             "'uncoordinated' (default: smartnet-a when selected, else uncoordinated)",
         ),
     ] = None,
+    stages: StagesOpt = "model",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Assess the models over a year: cost ranking with 90 % intervals and its stability,
@@ -101,7 +104,15 @@ def assess(
     from tsodso.assess.points import REFERENCE, plan_points, run_points
     from tsodso.assess.study import assessment_tables
     from tsodso.cli import checks
-    from tsodso.cli.main import _config, _fail, _progress, _resolve_models, err, out
+    from tsodso.cli.main import (
+        _at_stages,
+        _config,
+        _fail,
+        _progress,
+        _resolve_models,
+        err,
+        out,
+    )
     from tsodso.coordination.catalogue import models_for
     from tsodso.report.files import dumps_strict, output_dir_problems, write_atomic
     from tsodso.scale.engine import SchedulerError
@@ -110,7 +121,7 @@ def assess(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     problems = option_problems(days, seeds, variants)
     problems += checks.workers_problems(workers) + checks.time_limit_problems(time_limit)
-    problems += output_dir_problems("--out", out_dir)
+    problems += output_dir_problems("--out", out_dir) + checks.stage_problems(stages)
     if scheduler is not None:
         problems += checks.scheduler_problems(scheduler)
     assumptions = None
@@ -120,7 +131,7 @@ def assess(
         problems += e.problems
     cfg = _config(scenario, problems, models)
     assert assumptions is not None  # _config refused any problem
-    chosen = _resolve_models(models, models_for(cfg))
+    chosen = _at_stages(_resolve_models(models, models_for(cfg)), stages)
     ids = [m.id for m in chosen]
     if reference is not None and reference not in (*ids, REFERENCE):
         _fail(f"--reference {reference}: expected {REFERENCE!r} or one of the selected models")
@@ -138,7 +149,9 @@ def assess(
     end = (1.0 + values["der_growth_per_year"]) ** max(1, round(values["horizon_years"]))
     uptakes = [float(u) for u in np.linspace(1.0, end, variants)] if variants > 1 else [1.0]
     seed_list = [cfg.seed + i for i in range(seeds)]
-    points = plan_points(cfg, [(d.day, d.weight) for d in rep], seed_list, uptakes, ids, time_limit)
+    points = plan_points(
+        cfg, [(d.day, d.weight) for d in rep], seed_list, uptakes, ids, time_limit, stages
+    )
     where = Path(out_dir)
     (where / "points").mkdir(parents=True, exist_ok=True)
     done = {p.id for p in points if (where / "points" / f"{p.id}.parquet").is_file()}
@@ -159,7 +172,7 @@ def assess(
                 err.print(f"done: {p.id}", markup=False, highlight=False)
 
         try:
-            run_points(todo, ids, time_limit, scheduler, workers, on_point=finished)
+            run_points(todo, ids, time_limit, scheduler, workers, finished, stages)
         except SchedulerError as e:
             _fail(str(e))
     rows = pd.concat(
@@ -180,6 +193,7 @@ def assess(
         "scenario": cfg.name,
         "scenario_digest": cfg.digest(),
         "models": ids,
+        "stages": stages,
         "days": [vars(d) for d in rep],
         "seeds": seed_list,
         "uptakes": uptakes,

@@ -12,7 +12,12 @@ from __future__ import annotations
 import math
 import socket
 from collections.abc import Iterable
+from typing import Annotated, get_args
 from urllib.parse import urlsplit
+
+import typer
+
+from tsodso.schema.mechanism import Stages
 
 #: most local worker processes of a sweep (an assumption: far above the cores here)
 MAX_WORKERS = 64
@@ -20,6 +25,25 @@ MAX_WORKERS = 64
 MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 #: seconds to wait for a scheduler to accept a connection
 SCHEDULER_TIMEOUT_S = 5.0
+
+STAGE_VALUES = ("model", *get_args(Stages))
+StagesOpt = Annotated[
+    str,
+    typer.Option(
+        "--stages",
+        help="when every model's markets clear: 'model' (each model's own), 'single' (once, "
+        "on the day-ahead nominations), 'da_rt' (day-ahead, then real time on the realised "
+        "baselines), 'reserve_rt' (capacity reserved day-ahead, activated in real time) or "
+        "'perfect' (once, on the realised baselines: perfect foresight)",
+    ),
+]
+
+
+def stage_problems(stages: str) -> list[str]:
+    """``--stages``: 'model' or one of the mechanism's stage settings."""
+    if stages in STAGE_VALUES:
+        return []
+    return [f"--stages {stages!r}: expected one of {', '.join(STAGE_VALUES)}"]
 
 
 def time_limit_problems(value: float) -> list[str]:

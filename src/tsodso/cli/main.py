@@ -17,7 +17,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, get_args
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -41,7 +41,6 @@ from tsodso.report.files import dumps_strict, output_dir_problems, write_atomic
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.config import PRESETS, ScenarioConfig, ScenarioConfigError
 from tsodso.schema.environment import environment_problems
-from tsodso.schema.mechanism import Stages
 from tsodso.schema.operating import PROTOCOL_FIELDS
 
 app = typer.Typer(
@@ -59,17 +58,7 @@ ScenarioOpt = Annotated[
     str,
     typer.Option("--scenario", "-s", help=f"preset ({', '.join(PRESETS)}) or a TOML file"),
 ]
-STAGE_VALUES = ("model", *get_args(Stages))
-StagesOpt = Annotated[
-    str,
-    typer.Option(
-        "--stages",
-        help="when every model's markets clear: 'model' (each model's own), 'single' (once, "
-        "on the day-ahead nominations), 'da_rt' (day-ahead, then real time on the realised "
-        "baselines), 'reserve_rt' (capacity reserved day-ahead, activated in real time) or "
-        "'perfect' (once, on the realised baselines: perfect foresight)",
-    ),
-]
+StagesOpt = checks.StagesOpt
 TimeLimitOpt = Annotated[
     float,
     typer.Option(
@@ -116,12 +105,6 @@ def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelP
     if spec.strip() == "all":
         return list(available.values())
     return [available[s.strip()] for s in spec.split(",") if s.strip()]
-
-
-def _stage_problems(stages: str) -> list[str]:
-    if stages in STAGE_VALUES:
-        return []
-    return [f"--stages {stages!r}: expected one of {', '.join(STAGE_VALUES)}"]
 
 
 def _at_stages(chosen: list[ModelPreset], stages: str) -> list[ModelPreset]:
@@ -240,7 +223,7 @@ def compare(
 ) -> None:
     """Run coordination models on one scenario and compare their KPIs."""
     t0 = time.perf_counter()
-    problems = checks.time_limit_problems(time_limit) + _stage_problems(stages)
+    problems = checks.time_limit_problems(time_limit) + checks.stage_problems(stages)
     if out_dir is not None:
         problems += output_dir_problems("--out", out_dir)
     cfg = _config(scenario, problems, models)
@@ -457,7 +440,7 @@ def run(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     std = check_standard(standard) if standard != "region" else None  # checked up front
     problems = checks.time_limit_problems(time_limit) + run_dir_problems(out_dir, replace)
-    cfg = _config(scenario, problems + _stage_problems(stages), model)
+    cfg = _config(scenario, problems + checks.stage_problems(stages), model)
     chosen = _at_stages(_resolve_models(model, models_for(cfg)), stages)
     if len(chosen) != 1:
         _fail(f"--model {model!r}: expected one model id, got {len(chosen)}")
