@@ -108,6 +108,13 @@ def test_real_time_stage_buys_for_the_forecast_error(prep: Prepared) -> None:
     # the messages and steps of each stage are labelled; the books still balance
     steps = {m.step.split(" ")[0] for m in staged.messages.messages}
     assert steps == {DAY_AHEAD, REAL_TIME}
+    # messages per stage: the single clearing sends none in real time; the staged run's
+    # day-ahead part is the single run's log, its real-time part the rest
+    assert s["market_messages_real_time"] == 0 and s["market_message_bytes_real_time"] == 0
+    rt_msgs = [m for m in staged.messages.messages if m.step.startswith(REAL_TIME)]
+    assert k["market_messages_real_time"] == len(rt_msgs) > 0
+    assert k["market_messages"] - k["market_messages_real_time"] == s["market_messages"]
+    assert 0 < k["market_message_bytes_real_time"] == sum(m.bytes for m in rt_msgs)
     assert k["ledger_total_cents"] == 0
     # the platform bills both stages' purchases on: it keeps nothing
     assert k["settled_mo_eur"] == pytest.approx(0.0, abs=0.01)

@@ -31,6 +31,7 @@ from tsodso.kpi.cost import (
     voltage_excess_pu2h,
 )
 from tsodso.lifecycle import Lifecycle
+from tsodso.operation.stages import REAL_TIME
 from tsodso.scenario.domain import Scenario
 from tsodso.schema.actors import MO, TSO, is_dso
 from tsodso.validation.ac import AcResult
@@ -100,6 +101,7 @@ def compute_kpis(
         + vexcess * pen.voltage_eur_per_pu2h
     )
     n_messages = messages.count + life.messages.count
+    real_time = [m for m in messages.messages if m.step.startswith(REAL_TIME)]
     json_bytes = messages.total_bytes + life.messages.total_bytes
     message_bytes = json_bytes if encoded_bytes is None else int(sum(encoded_bytes.values()))
     by_encoding = {
@@ -140,6 +142,10 @@ def compute_kpis(
         **cts,
         "market_cost_to_serve_eur": round(market_valuation(scn, forecast, standing), 2),
         "market_messages": messages.count,
+        # of them sent by a real-time stage (``operation.stages`` labels each exchange's
+        # step by its stage; the rest are the day-ahead stage's, or a single clearing's)
+        "market_messages_real_time": len(real_time),
+        "market_message_bytes_real_time": int(sum(m.bytes for m in real_time)),
         **by_encoding,
         "message_bytes_log_json": json_bytes,  # the payloads as compact JSON, for comparison
         "market_unmet_imbalance_mwh": round(float(np.abs(out.unmet_imbalance_mw).sum() * dt), 4),
