@@ -4,7 +4,8 @@ or an error found after minutes of computing.
 
 Owns: the ranges and forms of the options that the option parser cannot state (finite
 time limits, worker counts, scheduler addresses and whether one answers, model lists
-without repeats). Must not: run anything but a connection attempt to a scheduler.
+without repeats) and the ``--stages`` option shared by ``compare``, ``run`` and
+``assess``. Must not: run anything but a connection attempt to a scheduler.
 """
 
 from __future__ import annotations
