@@ -69,6 +69,8 @@ def plan_points(
     """Every (variant, day, seed) point, validated; ``days`` are (day, weight) pairs. A
     point's id hashes its scenario and the models, time limit and stages, so that a result
     file is reused only for the same work."""
+    from tsodso.coordination.catalogue import OWN_STAGES
+
     points = []
     for v, f in enumerate(uptakes):
         for day, weight in days:
@@ -77,7 +79,7 @@ def plan_points(
                 data.update(day=day, seed=seed, name=f"{base.name}[u{v} d{day} s{seed}]")
                 cfg = config_from_dict(data, source=data["name"])
                 work: list[Any] = [cfg.digest(), list(model_ids), time_limit_s]
-                if stages != "model":  # the ids of earlier runs (each model's own) stay valid
+                if stages != OWN_STAGES:  # earlier runs' ids (each model's own) stay valid
                     work.append(stages)
                 blob = json.dumps(work).encode()
                 tag = hashlib.sha256(blob).hexdigest()[:10]
@@ -125,10 +127,7 @@ def run_point(
         }
     ]
     for mid in model_ids:
-        preset = available[mid]
-        if stages != "model":
-            preset = preset.at_stages(stages)  # type: ignore[arg-type]
-        r = run_model(prep, preset)
+        r = run_model(prep, available[mid].at_stages(stages))
         log = r.messages.messages + r.life.messages.messages
         parties = {x for m in log for x in (m.sender, m.receiver)}
         pairs = {tuple(sorted((m.sender, m.receiver))) for m in log}

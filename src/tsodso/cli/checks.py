@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from tsodso.coordination.catalogue import OWN_STAGES
 from tsodso.schema.mechanism import Stages
 
 #: most local worker processes of a sweep (an assumption: far above the cores here)
@@ -27,7 +28,7 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 #: seconds to wait for a scheduler to accept a connection
 SCHEDULER_TIMEOUT_S = 5.0
 
-STAGE_VALUES = ("model", *get_args(Stages))
+STAGE_VALUES = (OWN_STAGES, *get_args(Stages))
 StagesOpt = Annotated[
     str,
     typer.Option(

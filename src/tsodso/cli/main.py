@@ -109,9 +109,7 @@ def _resolve_models(spec: str, available: dict[str, ModelPreset]) -> list[ModelP
 
 def _at_stages(chosen: list[ModelPreset], stages: str) -> list[ModelPreset]:
     """The models with their markets at ``stages`` ('model': as each declares)."""
-    if stages == "model":
-        return chosen
-    return [p.at_stages(stages) for p in chosen]  # type: ignore[arg-type]
+    return [p.at_stages(stages) for p in chosen]
 
 
 def _model_problems(spec: str, available: dict[str, ModelPreset]) -> list[str]:

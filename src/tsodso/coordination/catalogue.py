@@ -23,12 +23,14 @@ from pydantic import ValidationError
 
 from tsodso.coordination.families import FAMILIES, check, family_of
 from tsodso.schema.config import ScenarioConfig, ScenarioConfigError
-from tsodso.schema.mechanism import Mechanism, Stages
+from tsodso.schema.mechanism import Mechanism
 from tsodso.schema.operating import OperatingProtocol
 
 CATALOGUE_FILE = "catalogue.toml"
 PROTOCOLS_FILE = "protocols.toml"
 _ROW_FIELDS = ("name", "region", "source", "description", "interpretation")
+#: the ``--stages`` value that keeps each model's own market stages
+OWN_STAGES = "model"
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,12 @@ class ModelPreset:
         """The mechanism family that runs this model."""
         return family_of(self.mechanism)
 
-    def at_stages(self, stages: Stages) -> ModelPreset:
-        """The same model with its markets clearing at ``stages`` (``Mechanism.stages``)."""
+    def at_stages(self, stages: str) -> ModelPreset:
+        """The same model with its markets clearing at ``stages``: ``OWN_STAGES`` keeps
+        the model's own, any other value sets ``Mechanism.stages`` (which refuses what is
+        not a ``Stages``)."""
+        if stages == OWN_STAGES:
+            return self
         mech = Mechanism(**{**self.mechanism.model_dump(), "stages": stages})
         return dataclasses.replace(self, mechanism=mech)
 
