@@ -16,6 +16,7 @@ import numpy as np
 from tsodso.clearing.lp import INF, LinearProgram
 from tsodso.clearing.market import Clearing, Hook, MarketSession
 from tsodso.clearing.problem import MarketProblem
+from tsodso.clearing.separable import PeriodBounds
 from tsodso.schema.tables import BidTable
 
 EXCHANGE = "User-exchange"
@@ -101,6 +102,40 @@ class ExchangeMaster:
             np.array(rhs),
             INF,
         )
+
+    def add_period_cuts(self, feeder: int, at: np.ndarray, bounds: PeriodBounds) -> None:
+        """One DSO's per-period bounds (``clearing.separable``): theta_f >= K + sum_t
+        max_k tangent_kt(e_t), its probes taken as exchange deviations e = ``at`` -
+        schedule (``at``: the schedule at e = 0), the first probe the point just solved.
+
+        Written as that point's cut plus w_t >= 0, w_t >= tangent_kt - tangent_0t: at the
+        point itself every tangent lies below the first (v_t is convex), so the new rows
+        hold there and the master's last basis stays nearly feasible; only periods whose
+        other probes found another slope get a column."""
+        T, k = self.T, feeder
+        p = at[None, :] - bounds.probes  # (K, T) probes as deviations
+        slope = -bounds.slopes  # dv/de = -dv/d(schedule)
+        icpt = bounds.values - slope * p  # tangent_kt(e) = icpt + slope * e
+        other = ~np.isclose(slope[1:], slope[0], rtol=1e-9, atol=1e-9)
+        kk, tt = np.nonzero(other)
+        kk = kk + 1
+        periods = np.unique(tt)
+        self._n_cut_blocks += 1
+        solver = self._session.solver
+        w = solver.add_columns(f"User-period_excess-{self._n_cut_blocks}", len(periods))
+        w_of = np.full(T, -1)
+        w_of[periods] = w
+        e = self._session.column(EXCHANGE)[k * T : (k + 1) * T]
+        th = self._session.column(DSO_COST)[k]
+        n = len(kk)
+        r = np.arange(1, n + 1)
+        rows = np.concatenate([np.zeros(T + 1 + len(w), dtype=np.int64), r, r])
+        cols = np.concatenate([[th], e, w, w_of[tt], e[tt]])
+        vals = np.concatenate(
+            [[1.0], -slope[0], -np.ones(len(w)), np.ones(n), -(slope[kk, tt] - slope[0, tt])]
+        )
+        rhs = np.concatenate([[bounds.constant + icpt[0].sum()], icpt[kk, tt] - icpt[0, tt]])
+        solver.add_rows(f"User-period_rows-{self._n_cut_blocks}", rows, cols, vals, n + 1, rhs, INF)
 
     def fix_exchanges(self, e: np.ndarray | None) -> None:
         """Hold the exchanges at ``e`` (F, T), or free them within [lo, hi] (None)."""

@@ -284,6 +284,33 @@ class Solver:
         assert self.h.getNumRow() == first + n
         self._pending_build_s += time.perf_counter() - t0
 
+    def add_columns(
+        self,
+        name: str,
+        n: int,
+        lo: float | np.ndarray = 0.0,
+        hi: float | np.ndarray = INF,
+        cost: float | np.ndarray = 0.0,
+    ) -> np.ndarray:
+        """A new variable block (as ``LinearProgram.add_variables``) in no row yet, added
+        in place (the basis stays: the new columns start nonbasic); returns their
+        indices."""
+        t0 = time.perf_counter()
+        idx = self.lp.add_variables(name, n, lo, hi, cost)
+        self.h.addCols(
+            n,
+            self.lp._cost[-1],
+            self.lp._lo[-1],
+            self.lp._hi[-1],
+            0,
+            np.zeros(n, dtype=np.int32),
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0),
+        )
+        assert self.h.getNumCol() == self.lp.n_cols
+        self._pending_build_s += time.perf_counter() - t0
+        return idx
+
     def solve(self) -> Solution:
         """Solve from the last basis; never raises for solver outcomes."""
         t1 = time.perf_counter()

@@ -668,21 +668,31 @@ class MarketSession:
     def __init__(self, problem: MarketProblem, hook: Hook | None = None):
         self._built = build(problem, hook)
         self.solver = Solver(self._built.lp, time_limit_s=problem.time_limit_s)
+        self.last: Solution | None = None
 
     @property
     def bids(self) -> BidTable:
         """The bids in the canonical column order (for hooks that add rows later)."""
         return self._built.bids
 
+    def schedule_rows(self, fpos: int) -> str:
+        """The name of feeder ``fpos``'s TDI schedule rows (one per period)."""
+        return f"Feeder-{self._built.problem.grid.feeders[fpos].id}-tdi_schedule"
+
+    def schedule_offset(self, fpos: int) -> np.ndarray:
+        """Feeder ``fpos``'s TDI row bounds minus its import schedule (T,)."""
+        return np.asarray(self._built.ctx.tdi_offset[fpos], dtype=float)
+
     def set_schedule(self, fpos: int, import_mw: np.ndarray) -> None:
         """Hold feeder ``fpos``'s TDI to a new import schedule (T,)."""
-        rhs = np.asarray(import_mw, dtype=float) + self._built.ctx.tdi_offset[fpos]
-        name = f"Feeder-{self._built.problem.grid.feeders[fpos].id}-tdi_schedule"
-        self.solver.set_row_bounds(name, rhs, rhs)
+        rhs = np.asarray(import_mw, dtype=float) + self.schedule_offset(fpos)
+        self.solver.set_row_bounds(self.schedule_rows(fpos), rhs, rhs)
 
     def clear(self) -> Clearing:
-        """Solve (warm after the first time) and extract."""
-        return extract(self._built, self.solver.solve())
+        """Solve (warm after the first time) and extract; the solver's raw outcome stays
+        in ``last`` (duals of every row, for a relaxation of this market)."""
+        self.last = self.solver.solve()
+        return extract(self._built, self.last)
 
     def column(self, name: str) -> np.ndarray:
         """Column indices of variable block ``name``."""
