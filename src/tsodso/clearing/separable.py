@@ -63,9 +63,11 @@ class PeriodRelaxation:
         keep = np.ones(lp.n_rows, dtype=bool)
         for sl in self._coupling:
             keep[sl] = False
-        self._a_coupling = (
-            sp.vstack([a[sl] for sl in self._coupling]).tocsc() if self._coupling else None
-        )
+        #: the coupling rows (an area's market never changes its costs or these rows)
+        self._coupled = ~keep
+        self._a_coupling = sp.csc_matrix(a[self._coupled])
+        self._touched = np.flatnonzero(np.diff(self._a_coupling.indptr)).astype(np.int32)
+        self._cost = np.concatenate(lp._cost)
         # the bipartite graph of columns and the rows left: its components are independent
         # parts of the relaxed market
         kept_rows = np.flatnonzero(keep)
@@ -81,6 +83,7 @@ class PeriodRelaxation:
         lo, hi = np.concatenate(lp._rows_lo), np.concatenate(lp._rows_hi)
         equal = all(np.array_equal(lo[sl], hi[sl]) for sl in self._coupling)
         self._coupling_bounds = [(lo[sl].copy(), hi[sl].copy()) for sl in self._coupling]
+        self._rhs = lo[self._coupled]  # equality rows: their right-hand sides
         #: whether each period's TDI row reaches its own part only (and the relaxed rows
         #: are equalities, whose multipliers may take either sign)
         self.separable = equal and len(np.unique(comp_of_period)) == len(tdi_rows)
@@ -97,18 +100,10 @@ class PeriodRelaxation:
             return None
         solver, lp = self.session.solver, self.session.solver.lp
         h = solver.h
-        cost = np.concatenate(lp._cost)
-        row_lo = np.concatenate(lp._rows_lo)
-        tdi_lo = row_lo[self._tdi].copy()
+        tdi_lo = np.concatenate(lp._rows_lo)[self._tdi].copy()
         tdi_hi = np.concatenate(lp._rows_hi)[self._tdi].copy()
-        if self._a_coupling is not None:
-            y = np.concatenate([last.duals[sl] for sl in self._coupling])
-            b = np.concatenate([row_lo[sl] for sl in self._coupling])  # equality rows
-            touched = np.flatnonzero(np.diff(self._a_coupling.indptr))  # columns in them
-            new_cost = cost - self._a_coupling.T @ y
-            constant = float(y @ b)
-        else:
-            touched, new_cost, constant = np.zeros(0, dtype=np.int64), cost, 0.0
+        y = last.duals[self._coupled]
+        new_cost = self._cost - self._a_coupling.T @ y
         T, per = self.periods, self.col_period >= 0
 
         def split(x: np.ndarray) -> np.ndarray:
@@ -119,13 +114,11 @@ class PeriodRelaxation:
         K = len(probes)
         values, slopes = np.zeros((K + 1, T)), np.zeros((K + 1, T))
         values[0], slopes[0] = split(last.x), last.duals[self._tdi]
-        constant += float((new_cost * last.x)[~per].sum())
-        if not K:
-            return PeriodBounds(constant, tdi_lo[None, :] - self._offset(), values, slopes)
+        constant = float(y @ self._rhs) + float((new_cost * last.x)[~per].sum())
         basis = h.getBasis()
         solve_s = 0.0
         try:
-            self._relax(new_cost, touched)
+            self._relax(new_cost)
             for k in range(K):
                 self.session.set_schedule(self.fpos, probes[k])
                 sol = solver.solve()
@@ -134,26 +127,22 @@ class PeriodRelaxation:
                     return None
                 values[k + 1], slopes[k + 1] = split(sol.x), sol.duals[self._tdi]
         finally:
-            self._restore(cost, touched)
+            self._restore()
             solver.set_row_bounds(self._tdi_name, tdi_lo, tdi_hi)
             h.setBasis(basis)
-        at = np.vstack([tdi_lo[None, :] - self._offset(), probes])
-        return PeriodBounds(constant, at, values, slopes, solve_s)
+        now = tdi_lo - self.session.schedule_offset(self.fpos)  # the schedule solved
+        return PeriodBounds(constant, np.vstack([now, probes]), values, slopes, solve_s)
 
-    def _offset(self) -> np.ndarray:
-        """Row bound minus import schedule of this feeder's TDI rows."""
-        return self.session.schedule_offset(self.fpos)
-
-    def _relax(self, new_cost: np.ndarray, touched: np.ndarray) -> None:
-        """Free the coupling rows and price them into the costs (kept in step with the
-        ``LinearProgram`` until ``_restore``)."""
-        solver = self.session.solver
-        solver.h.changeColsCost(len(touched), touched.astype(np.int32), new_cost[touched])
+    def _relax(self, new_cost: np.ndarray) -> None:
+        """Free the coupling rows and price them into the costs (HiGHS only: the
+        ``LinearProgram`` keeps the market's own costs, which ``_restore`` puts back)."""
+        solver, idx = self.session.solver, self._touched
+        solver.h.changeColsCost(len(idx), idx, new_cost[idx])
         for name in self._coupling_names:
             solver.set_row_bounds(name, -INF, INF)
 
-    def _restore(self, cost: np.ndarray, touched: np.ndarray) -> None:
-        solver = self.session.solver
-        solver.h.changeColsCost(len(touched), touched.astype(np.int32), cost[touched])
+    def _restore(self) -> None:
+        solver, idx = self.session.solver, self._touched
+        solver.h.changeColsCost(len(idx), idx, self._cost[idx])
         for name, (lo, hi) in zip(self._coupling_names, self._coupling_bounds, strict=True):
             solver.set_row_bounds(name, lo, hi)
