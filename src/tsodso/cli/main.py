@@ -2,7 +2,8 @@
 
 Commands: ``compare`` (run models on one scenario, print a KPI table or JSON), ``models``
 (list the catalogue), ``run`` (one model, result tables as Parquet plus a manifest),
-``sweep`` (scenario variants x models on Dask, one KPI table), ``assess`` (a year of
+``sweep`` (scenario variants x models on Dask, one KPI table, resumable:
+``cli.sweep_cmd``), ``assess`` (a year of
 representative days, costs, NPV and criteria: ``cli.assess_cmd``).
 User mistakes exit with status 2 and one message listing every problem (options, the
 environment and the scenario together, before any work; ``cli.checks``); no traceback.
@@ -25,7 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tsodso.cli import assess_cmd, checks, report_cmd
+from tsodso.cli import assess_cmd, checks, report_cmd, sweep_cmd
 from tsodso.cli.messages import (
     STANDARD_HELP,
     check_standard,
@@ -50,6 +51,7 @@ app = typer.Typer(
 )
 app.command("report")(report_cmd.report)
 app.command("assess")(assess_cmd.assess)
+app.command("sweep")(sweep_cmd.sweep)
 # a wide console when piped, so tables are not cut to 80 columns
 err = Console(stderr=True)
 out = Console() if sys.stdout.isatty() else Console(width=220)
@@ -536,70 +538,6 @@ def _print_lifecycle(prep: Any, result: Any) -> None:
             f"lost instruction(s) ({c['lost_ordered_mwh']} MWh ordered, "
             f"{c['lost_executed_mwh']} MWh executed)"
         )
-
-
-@app.command()
-def sweep(
-    vary: Annotated[
-        list[str],
-        typer.Option("--vary", help="FIELD=V1,V2 (dotted for tables, e.g. ders.battery_share)"),
-    ],
-    scenario: ScenarioOpt = "small",
-    models: Annotated[
-        str, typer.Option("--models", "-m", help="'all' or comma-separated model ids")
-    ] = "smartnet-a,smartnet-d",
-    out_dir: Annotated[str, typer.Option("--out", help="writes sweep.csv here")] = "out/sweep",
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="dask.distributed address, tcp://...")
-    ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="local processes (1 = serial)")] = 2,
-) -> None:
-    """Run a grid of scenario variants x models and write one KPI table."""
-    import pandas as pd
-
-    from tsodso.scale.sweep import SchedulerError, parse_variations, run_sweep, sweep_points
-
-    problems = checks.workers_problems(workers) + output_dir_problems("--out", out_dir)
-    if scheduler is not None:
-        problems += checks.scheduler_problems(scheduler)
-    try:
-        variations = parse_variations(vary)
-    except ScenarioConfigError as e:
-        problems += e.problems
-        variations = {}
-    cfg = _config(scenario, problems, models)
-    chosen = _resolve_models(models, models_for(cfg))
-    try:
-        points = sweep_points(cfg, variations)
-    except ScenarioConfigError as e:
-        _fail(str(e))
-    err.print(f"{len(points)} scenario points x {len(chosen)} models")
-    try:
-        rows = run_sweep(
-            points,
-            [m.id for m in chosen],
-            scheduler=scheduler,
-            workers=workers,
-            on_done=lambda name: err.print(f"done: {name}", markup=False),
-        )
-    except SchedulerError as e:
-        _fail(str(e))
-    where = Path(out_dir)
-    where.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(rows)
-    write_atomic(where / "sweep.csv", table.to_csv(index=False))
-    cols = [
-        "scenario",
-        "model",
-        "status",
-        "procurement_cost_eur",
-        "social_welfare_eur",
-        "unresolved_imbalance_mwh",
-        "overload_mwh",
-        "voltage_violations",
-    ]
-    out.print(table[cols].to_string(index=False), markup=False, highlight=False)
-    out.print(f"wrote {where / 'sweep.csv'} ({len(table)} rows)", markup=False)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,11 +1,12 @@
 """Scenario sweeps: a grid of scenario variants x models, run on Dask.
 
-Owns: expanding a base scenario and a set of field variations into scenario points, the
-per-point job (a pure function of picklable inputs: build the scenario where it runs, run
-the models, return KPI rows), and the choice of engine: the calling process (workers = 1),
-Dask's local process pool (default), or a ``dask.distributed`` cluster when a scheduler
-address is given (``scale.engine``). Results do not depend on the engine (tests check it
-on a LocalCluster).
+Owns: expanding a base scenario and a set of field variations into scenario points, each
+point's id (its scenario's digest and the models it runs: the name of its result file, so
+that an interrupted sweep resumes where it stopped), the per-point job (a pure function of
+picklable inputs: build the scenario where it runs, run the models, return KPI rows), and
+the choice of engine: the calling process (workers = 1), Dask's local process pool
+(default), or a ``dask.distributed`` cluster when a scheduler address is given
+(``scale.engine``). Results do not depend on the engine (tests check it on a LocalCluster).
 Variations are checked before anything runs: each path must name a scalar field of the
 scenario schema, each value is read as a TOML value (so ``true`` is a boolean and ``"3"``
 text, never silently a number), and the number of points is bounded. Must not: know about
@@ -15,7 +16,9 @@ the CLI or files.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
+import json
 import math
 import tomllib
 from collections.abc import Callable, Iterable
@@ -140,6 +143,13 @@ def sweep_points(base: ScenarioConfig, variations: dict[str, list[Any]]) -> list
     return points
 
 
+def point_id(point: ScenarioConfig, model_ids: list[str]) -> str:
+    """The id of a sweep point's result: its scenario's digest (the same scenario in another
+    sweep has the same one) and a tag of the models it runs, in order."""
+    tag = hashlib.sha256(json.dumps(list(model_ids)).encode()).hexdigest()[:8]
+    return f"{point.digest()}-{tag}"
+
+
 def run_point(config: dict[str, Any], model_ids: list[str]) -> list[dict[str, Any]]:
     """Build one scenario and run the models on it; one KPI row per model."""
     from tsodso.coordination.catalogue import models_for
@@ -161,14 +171,16 @@ def run_sweep(
     model_ids: list[str],
     scheduler: str | None = None,
     workers: int = 2,
-    on_done: Callable[[str], None] | None = None,
+    on_point: Callable[[int, list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every point; rows come back in point order whatever the engine."""
+    """Run every point; ``on_point(index, rows)`` gets each point's rows as soon as it is
+    done (in completion order, so a caller can persist them); the rows come back in point
+    order whatever the engine."""
     payload = [p.model_dump(mode="json") for p in points]
 
-    def done(i: int, _rows: list[dict[str, Any]]) -> None:
-        if on_done is not None:
-            on_done(payload[i]["name"])
+    def done(i: int, rows: list[dict[str, Any]]) -> None:
+        if on_point is not None:
+            on_point(i, rows)
 
     results = run_jobs(
         run_point, [(p, model_ids) for p in payload], scheduler, workers, on_result=done
